@@ -1,0 +1,53 @@
+"""The course's small convolutional network: conv-ReLU-pool blocks and a dense head."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+
+from medjax.models._tap import tap
+
+
+class SimpleCNN(nn.Module):
+    """``[Conv3x3(SAME) -> (BatchNorm) -> ReLU -> MaxPool2x2] x len(features)``, flatten, dropout, dense.
+
+    A 28x28 input shrinks 28 -> 14 -> 7 -> 3 through the three pools (the floor
+    of ``H / 2``). Each block's activation (after ReLU, before pooling) is
+    tapped as ``"block{i}"`` for Grad-CAM. Parameters per conv:
+    ``3 * 3 * C_in * C_out + C_out`` (no conv bias, and ``2 * C_out`` BatchNorm
+    scale and shift, when ``batch_norm=True``); head: ``(h * w * C_last + 1) * num_outputs``.
+
+    Args:
+        features: output channels of each conv block.
+        num_outputs: number of logits per image.
+        batch_norm: add BatchNorm after each conv (its running statistics live in
+            the ``"batch_stats"`` collection; update them with ``mutable=["batch_stats"]``).
+        dropout: drop rate before the head (active only with ``train=True``).
+
+    >>> import jax, jax.numpy as jnp
+    >>> model = SimpleCNN()
+    >>> variables = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    >>> model.apply(variables, jnp.zeros((2, 28, 28, 1))).shape
+    (2, 1)
+    >>> variables["params"]["Dense_0"]["kernel"].shape  # 3 * 3 * 64 flattened features
+    (576, 1)
+    """
+
+    features: Sequence[int] = (16, 32, 64)
+    num_outputs: int = 1
+    batch_norm: bool = False
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """Logits ``(N, num_outputs)`` for images ``(N, H, W, C)``."""
+        for i, width in enumerate(self.features):
+            x = nn.Conv(width, (3, 3), padding="SAME", use_bias=not self.batch_norm)(x)
+            if self.batch_norm:
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+            x = tap(self, f"block{i}", nn.relu(x))
+            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = x.reshape((x.shape[0], -1))
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return nn.Dense(self.num_outputs)(x)
