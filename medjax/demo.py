@@ -1,0 +1,98 @@
+"""``medjax demo``: the course in one command, on embedded data.
+
+Sections (each writes into ``--out`` and prints what it did):
+
+1. *core*: a synthetic chest X-ray convolved with the classic kernels
+   (``kernels.png``), a table of output sizes and the parameter counts of a
+   small CNN, layer by layer.
+2. *train*: a short training run of the reference CNN on ``synthetic_xray``
+   (and on PneumoniaMNIST when ``MEDJAX_DATA_DIR`` has it) with its plots.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+SECTIONS = ("core", "train")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the figures and reports (default: demo-out)")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the synthetic data (default: 0)")
+
+
+def _table(rows: list[tuple], header: tuple) -> str:
+    cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def core(out: Path, seed: int) -> list[Path]:
+    """Kernels on a synthetic X-ray, output sizes, parameter counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    import medjax
+    from medjax import kernels
+    from medjax.synthetic import synthetic_xray
+
+    data = synthetic_xray(8, size=64, seed=seed, prevalence=1.0)
+    image = data["images"][0, :, :, 0]
+    names = list(kernels.CLASSIC)
+    fig, axes = plt.subplots(2, (len(names) + 2) // 2, figsize=(2.6 * ((len(names) + 2) // 2), 5.6))
+    axes = axes.ravel()
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title("synthetic X-ray")
+    for ax, name in zip(axes[1:], names):
+        filtered = np.asarray(medjax.conv2d(image, kernels.CLASSIC[name], padding="same"))
+        ax.imshow(filtered, cmap="gray")
+        ax.set_title(name)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    path = out / "kernels.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+    sizes = [(16, 3, 1, 0), (24, 5, 2, 2), (28, 3, 1, 1), (28, 2, 2, 0), (64, 7, 2, 3), (64, 4, 2, 1)]
+    print("Output sizes: out = floor((in + 2p - f) / s) + 1")
+    print(_table([(i, f, s, p, medjax.output_size(i, f, stride=s, padding=p)) for i, f, s, p in sizes],
+                 ("in", "f", "s", "p", "out")))
+    layers = [("conv 3x3, 1 -> 16", medjax.conv_param_count(3, 1, 16)),
+              ("conv 3x3, 16 -> 32", medjax.conv_param_count(3, 16, 32)),
+              ("conv 3x3, 32 -> 64", medjax.conv_param_count(3, 32, 64)),
+              ("dense 3*3*64 -> 1", medjax.dense_param_count(3 * 3 * 64, 1))]
+    print("\nParameters of a small CNN for 28x28 X-rays (3 conv-relu-pool blocks + dense head):")
+    print(_table(layers + [("total", sum(n for _, n in layers))], ("layer", "parameters")))
+    print(f"Receptive field of the three 3x3 convolutions with 2x2 pools between them: "
+          f"{medjax.receptive_field([3, 2, 3, 2, 3], strides=[1, 2, 1, 2, 1])} pixels")
+    return [path]
+
+
+def train(out: Path, seed: int) -> list[Path]:
+    """A short run of the reference CNN on synthetic X-rays (and PneumoniaMNIST if present)."""
+    from medjax.train.cli import demo_run
+
+    return demo_run(out, seed=seed)
+
+
+def main(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in args.only or SECTIONS:
+        start = time.perf_counter()
+        print(f"\n== medjax demo: {name} ==")
+        written += globals()[name](out, args.seed)
+        print(f"({name}: {time.perf_counter() - start:.1f} s)")
+    print("\nWrote:")
+    for path in written:
+        print(f"  {path}")
+    return 0
