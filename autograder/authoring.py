@@ -120,12 +120,14 @@ def notebook(cells: list[NotebookNode], *, assignment: str, version: str = "1.0"
     for index, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader")
         if meta is None:
+            cell["id"] = f"cell-{index}"
             continue
         if meta["grade_id"] == _PENDING:
             meta["grade_id"] = f"cell-{'md' if cell.cell_type == 'markdown' else 'code'}-{index}"
         if meta["grade_id"] in seen:
             raise ValueError(f"duplicate grade_id {meta['grade_id']!r}")
         seen.add(meta["grade_id"])
+        cell["id"] = meta["grade_id"][:64]  # stable cell ids: diffs stay readable
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
