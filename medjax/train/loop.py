@@ -1,0 +1,351 @@
+"""``fit`` and ``evaluate``: the epoch loop around the compiled steps.
+
+The loop reads top to bottom: arrays, optimiser and state, compiled steps,
+then per epoch: shuffle on the host, run the steps (``lax.scan`` over chunks
+of batches), validate, keep the best parameters, stop early. Nothing in an
+epoch waits for the device until its metrics are fetched at the end.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from medjax.train import evaluation, parallel, steps
+from medjax.train.state import TrainState, create_train_state
+
+MONITORS = {"val_loss": min, "val_auc": max}
+
+
+# ----------------------------------------------------------------------------- data
+
+def as_arrays(data: Any, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(images, targets)`` from a dict, an object with ``.images``, or a pair.
+
+    Targets are ``labels`` (``(N,)`` for binary and multiclass, ``(N, L)`` for
+    multilabel) or, for segmentation, ``masks``. Images become float32 NHWC.
+    """
+    key = "masks" if task == "segmentation" else "labels"
+    if isinstance(data, dict):
+        images, targets = data["images"], data[key]
+    elif hasattr(data, "images"):
+        images, targets = data.images, getattr(data, key)
+    else:
+        images, targets = data
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(f"fit: images must have shape (N, H, W, C), got {images.shape}")
+    targets = np.asarray(targets)
+    if task in ("binary", "multiclass") and targets.ndim == 2 and targets.shape[1] == 1:
+        targets = targets[:, 0]  # MedMNIST stores labels as (N, 1)
+    if targets.shape[0] != images.shape[0]:
+        raise ValueError(f"fit: {images.shape[0]} images but {targets.shape[0]} {key}")
+    targets = targets.astype(np.int32 if task == "multiclass" else np.float32)
+    return images, targets
+
+
+def balanced_pos_weight(labels: np.ndarray) -> float:
+    """``n_negative / n_positive``: the positive-class weight that balances a binary loss.
+
+    >>> balanced_pos_weight(np.array([1, 1, 1, 0]))
+    0.3333333333333333
+    """
+    labels = np.asarray(labels).reshape(-1)
+    n_pos = float(np.sum(labels == 1))
+    if n_pos == 0:
+        raise ValueError("balanced_pos_weight: there are no positive labels")
+    return float(np.sum(labels == 0)) / n_pos
+
+
+def make_schedule(lr: float, total_steps: int, schedule: str = "cosine",
+                  warmup_steps: int | None = None) -> optax.Schedule:
+    """Learning rate per step: linear warmup (10 % of the steps) then cosine decay to ``lr / 100``.
+
+    >>> rate = make_schedule(1e-3, total_steps=100)
+    >>> [round(float(rate(t)), 6) for t in (0, 10, 100)]
+    [0.0, 0.001, 1e-05]
+    """
+    if schedule == "cosine":
+        warmup = max(1, total_steps // 10) if warmup_steps is None else warmup_steps
+        return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(total_steps, warmup + 1), lr * 0.01)
+    if schedule == "constant":
+        return optax.constant_schedule(lr)
+    raise ValueError(f"fit: 'schedule' must be 'cosine' or 'constant', got {schedule!r}")
+
+
+def make_optimizer(lr: float | optax.Schedule, weight_decay: float) -> optax.GradientTransformation:
+    """AdamW with decoupled weight decay on kernels only (not on biases or BatchNorm scales).
+
+    >>> tx = make_optimizer(make_schedule(1e-3, 100), 1e-4)
+    >>> callable(tx.update)
+    True
+    """
+    decay_mask = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)  # noqa: E731
+    return optax.adamw(lr, weight_decay=weight_decay, mask=decay_mask)
+
+
+def _epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+    """Shuffled indices ``(steps, batch_size)`` for one epoch; the last partial batch is dropped."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    steps_per_epoch = n // batch_size
+    return order[: steps_per_epoch * batch_size].reshape(steps_per_epoch, batch_size)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def predict(state: TrainState, images: Any, *, task: str = "binary", batch_size: int = 256,
+            mesh=None) -> np.ndarray:
+    """Probabilities for all ``images`` (batched, dropout off, running BatchNorm statistics)."""
+    images = np.asarray(images, dtype=np.float32)
+    dummy = np.zeros((images.shape[0],), np.float32) if task != "segmentation" else np.zeros(images.shape[:3] + (1,), np.float32)
+    if task == "multilabel":
+        out_dim = state.apply_fn(state.variables, images[:1], train=False).shape[-1]
+        dummy = np.zeros((images.shape[0], out_dim), np.float32)
+    _, probs = _evaluate_arrays(state, images, dummy, task=task, batch_size=batch_size, mesh=mesh)
+    return probs
+
+
+def _evaluate_arrays(state, images, targets, *, task, batch_size, pos_weight=None, mesh=None, compiled=None):
+    """Loss/accuracy sums and all probabilities; the last batch is padded and masked."""
+    n = images.shape[0]
+    batch_size = min(batch_size, n)
+    if mesh is not None:
+        batch_size = -(-batch_size // mesh.devices.size) * mesh.devices.size
+    step = compiled or steps.eval_step
+    kwargs = {} if compiled else {"task": task}
+    totals, probs = None, []
+    for start in range(0, n, batch_size):
+        x, y = images[start:start + batch_size], targets[start:start + batch_size]
+        k = x.shape[0]
+        mask = np.r_[np.ones(k, np.float32), np.zeros(batch_size - k, np.float32)]
+        if k < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - k, *x.shape[1:]), x.dtype)])
+            y = np.concatenate([y, np.zeros((batch_size - k, *y.shape[1:]), y.dtype)])
+        batch = (x, y, mask) if mesh is None else parallel.shard_batch((x, y, mask), mesh)
+        sums, p = step(state, batch[0], batch[1], pos_weight, batch[2], **kwargs)
+        totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+        probs.append(p)
+    totals, probs = jax.device_get((totals, probs))
+    return {k: float(v) for k, v in totals.items()}, np.concatenate(probs)[:n]
+
+
+def evaluate(state: TrainState, data: Any, threshold: float = 0.5, *, task: str = "binary",
+             batch_size: int = 256, pos_weight: float | None = None) -> dict[str, Any]:
+    """Loss and metrics of ``state`` on ``data``.
+
+    Binary: ``accuracy`` (at 0.5, the MedMNIST convention),
+    ``accuracy_at_threshold``, ``auc``, ``sensitivity``, ``specificity`` and
+    ``confusion_matrix`` ``[[TN, FP], [FN, TP]]`` at ``threshold`` (choose it on
+    the validation split with :func:`choose_threshold`). Other tasks:
+    ``loss`` and ``accuracy`` (argmax for multiclass, per label or pixel at 0.5).
+    """
+    images, targets = as_arrays(data, task)
+    sums, probs = _evaluate_arrays(state, images, targets, task=task, batch_size=batch_size, pos_weight=pos_weight)
+    result: dict[str, Any] = {"loss": sums["loss"] / sums["count"], "accuracy": sums["correct"] / sums["count"]}
+    if task == "binary":
+        result.update(evaluation.binary_report(probs, targets, threshold))
+    elif task == "multilabel":
+        aucs = [evaluation.roc_auc(probs[:, j], targets[:, j]) for j in range(targets.shape[1])
+                if 0 < targets[:, j].sum() < targets.shape[0]]
+        result["auc"] = float(np.mean(aucs)) if aucs else float("nan")
+    return result
+
+
+# ----------------------------------------------------------------------------- fit
+
+class _Progress:
+    """A tqdm bar on stdout (notebooks: never stderr), on stderr only when asked."""
+
+    def __init__(self, progress: bool | str, total: int, epoch: int, epochs: int):
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            stream = sys.stderr if progress == "stderr" else sys.stdout
+            self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", unit="img", file=stream,
+                            leave=True, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self, record: dict) -> None:
+        if self.bar is not None:
+            shown = {k: f"{v:.4g}" for k, v in record.items() if k != "epoch" and isinstance(v, float)}
+            self.bar.set_postfix(shown, refresh=True)
+            self.bar.close()
+
+
+def _compile(fn, *args, **kwargs):
+    """AOT-compile ``fn`` for ``args``; return it and the seconds spent."""
+    t0 = time.perf_counter()
+    compiled = fn.lower(*args, **kwargs).compile()
+    return compiled, time.perf_counter() - t0
+
+
+def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", epochs: int = 10,
+        batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-4, schedule: str = "cosine",
+        augment: steps.Augment | None = None, early_stopping_patience: int | None = None,
+        monitor: str = "val_loss", class_weight: str | float | None = None, seed: int = 0,
+        progress: bool | str = True, data_parallel: bool = False, scan_steps: int = 8,
+        threshold_criterion: str = "youden", checkpoint_dir: str | None = None, resume: bool = False,
+        compilation_cache: bool | str = True, on_epoch: Callable[[dict], None] | None = None,
+        ) -> tuple[TrainState, dict[str, Any]]:
+    """Train ``model`` with AdamW and a warmup-cosine schedule; return ``(state, history)``.
+
+    Args:
+        model: a Flax module from :mod:`medjax.models` (or any ``(x, train)`` module).
+        train_data, val_data: dicts with ``images`` and ``labels`` (``masks`` for
+            segmentation), objects with those attributes, or ``(images, labels)``.
+        task: ``binary``, ``multiclass``, ``multilabel`` or ``segmentation``.
+        epochs, batch_size, lr, weight_decay, schedule: the optimisation.
+        augment: ``augment(key, images) -> images``, run inside the compiled step.
+        early_stopping_patience: stop after this many epochs without a better
+            ``monitor`` (``val_loss`` or ``val_auc``) and return the best parameters.
+        class_weight: ``"balanced"`` (positive weight ``n_neg / n_pos`` from the
+            training labels) or a number, for binary/multilabel losses.
+        progress: ``True`` (tqdm on stdout), ``"stderr"``, or ``False``.
+        data_parallel: split each batch over all local devices.
+        scan_steps: training steps per compiled call (``lax.scan``).
+        threshold_criterion: how the decision threshold is chosen on validation.
+        checkpoint_dir, resume: save after every epoch; with ``resume`` continue
+            from the newest checkpoint there.
+        compilation_cache: ``True`` (default folder), a folder, or ``False``.
+        on_epoch: called with each epoch's record (the CLI prints it).
+
+    Returns:
+        The final (or best) state, and a history dict: ``epochs`` (one record per
+        epoch: train/val loss and accuracy, val AUC, lr, seconds, images/s),
+        ``threshold`` (chosen on validation; 0.5 without it), ``best_epoch``,
+        ``compile_time_s``, ``train_time_s``, ``images_per_s``, ``pos_weight``.
+    """
+    if task not in steps.TASKS:
+        raise ValueError(f"fit: 'task' must be one of {', '.join(steps.TASKS)}, got {task!r}")
+    if monitor not in MONITORS:
+        raise ValueError(f"fit: 'monitor' must be one of {', '.join(MONITORS)}, got {monitor!r}")
+    if compilation_cache:
+        from medjax.train.cache import enable_compilation_cache
+
+        enable_compilation_cache(None if compilation_cache is True else compilation_cache)
+    images, targets = as_arrays(train_data, task)
+    val = as_arrays(val_data, task) if val_data is not None else None
+    mesh = parallel.data_mesh() if data_parallel else None
+    n = images.shape[0]
+    batch_size = min(batch_size, n)
+    if mesh is not None and batch_size % mesh.devices.size:
+        raise ValueError(f"fit: batch_size {batch_size} must be a multiple of the {mesh.devices.size} devices")
+    steps_per_epoch = n // batch_size
+    chunk = max(1, min(scan_steps, steps_per_epoch))
+
+    pos_weight = None
+    if class_weight == "balanced":
+        pos_weight = balanced_pos_weight(targets)
+    elif class_weight is not None:
+        pos_weight = float(class_weight)
+    pw = None if pos_weight is None else jnp.float32(pos_weight)
+
+    rate = make_schedule(lr, epochs * steps_per_epoch, schedule)
+    tx = make_optimizer(rate, weight_decay)
+    state = create_train_state(model, jax.random.PRNGKey(seed), images[:1], tx)
+    start_epoch = 0
+    if checkpoint_dir is not None and resume:
+        from medjax.train.checkpoint import latest_step, restore_checkpoint
+
+        if latest_step(checkpoint_dir) is not None:
+            state = restore_checkpoint(checkpoint_dir, state)
+            start_epoch = int(state.step) // steps_per_epoch
+    if mesh is not None:
+        state = parallel.replicate(state, mesh)
+
+    def put(x, stacked):
+        return jax.device_put(x) if mesh is None else parallel.shard_batch(x, mesh, stacked=stacked)
+
+    # Compile once, ahead of time, so compile time is measured apart from training.
+    idx = _epoch_batches(n, batch_size, seed, 0)
+    scan_fn = steps.compile_step(steps._scan_steps, task=task, augment=augment)
+    one_fn = steps.compile_step(steps._train_step, task=task, augment=augment)
+    sample = put((images[idx[:chunk]], targets[idx[:chunk]]), True)
+    scan_c, compile_s = _compile(scan_fn, state, *sample, pw)
+    one_c = None
+    if steps_per_epoch % chunk:
+        one_c, t = _compile(one_fn, state, *put((images[idx[0]], targets[idx[0]]), False), pw)
+        compile_s += t
+    eval_c = None
+    if val is not None:
+        eval_fn = steps.compile_step(steps._eval_step, task=task, donate=False)
+        eb = min(256, val[0].shape[0])
+        if mesh is not None:
+            eb = -(-eb // mesh.devices.size) * mesh.devices.size
+        sample = (val[0][:1].repeat(eb, 0), val[1][:1].repeat(eb, 0), np.ones(eb, np.float32))
+        sample = sample if mesh is None else parallel.shard_batch(sample, mesh)
+        eval_c, t = _compile(eval_fn, state, sample[0], sample[1], pw, sample[2])
+        compile_s += t
+
+    history: dict[str, Any] = {"epochs": [], "best_epoch": None, "compile_time_s": compile_s,
+                               "pos_weight": pos_weight}
+    best_value, best, waited, train_time = None, None, 0, 0.0
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        idx = _epoch_batches(n, batch_size, seed, epoch)
+        bar = _Progress(progress, steps_per_epoch * batch_size, epoch, epochs)
+        totals = None
+        for c in range(steps_per_epoch // chunk):
+            block = idx[c * chunk:(c + 1) * chunk]
+            state, sums = scan_c(state, *put((images[block], targets[block]), True), pw)
+            totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+            bar.update(block.size)
+        for row in idx[(steps_per_epoch // chunk) * chunk:]:
+            state, sums = one_c(state, *put((images[row], targets[row]), False), pw)
+            totals = jax.tree.map(jnp.add, totals, sums) if totals is not None else sums
+            bar.update(row.size)
+        totals = jax.device_get(totals)  # the epoch's only wait for the device
+        seconds = time.perf_counter() - t0
+        train_time += seconds
+        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(totals["loss"] / totals["count"]),
+                                  "train_accuracy": float(totals["correct"] / totals["count"])}
+        if val is not None:
+            sums, probs = _evaluate_arrays(state, *val, task=task, batch_size=eb, pos_weight=pw,
+                                           mesh=mesh, compiled=eval_c)
+            record["val_loss"] = sums["loss"] / sums["count"]
+            record["val_accuracy"] = sums["correct"] / sums["count"]
+            if task == "binary":
+                record["val_auc"] = evaluation.roc_auc(probs, val[1])
+        record["lr"] = float(rate(int(state.step) - 1))
+        record["time_s"] = seconds
+        record["images_per_s"] = steps_per_epoch * batch_size / seconds
+        history["epochs"].append(record)
+        bar.close(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if checkpoint_dir is not None:
+            from medjax.train.checkpoint import save_checkpoint
+
+            save_checkpoint(checkpoint_dir, state)
+        if early_stopping_patience is not None and monitor in record:
+            value = record[monitor]
+            if best_value is None or MONITORS[monitor](value, best_value) != best_value:
+                best_value, waited, history["best_epoch"] = value, 0, epoch + 1
+                best = jax.tree.map(jnp.copy, (state.params, state.batch_stats))  # survives donation
+            else:
+                waited += 1
+                if waited >= early_stopping_patience:
+                    break
+    if best is not None:
+        state = state.replace(params=best[0], batch_stats=best[1])
+    history["train_time_s"] = train_time
+    seen = sum(r["images_per_s"] * r["time_s"] for r in history["epochs"])
+    history["images_per_s"] = seen / train_time if train_time else float("nan")
+    history["threshold"] = 0.5
+    if val is not None and task == "binary" and 0 < val[1].sum() < val[1].size:
+        _, probs = _evaluate_arrays(state, *val, task=task, batch_size=eb, pos_weight=pw, mesh=mesh,
+                                    compiled=eval_c)
+        history["threshold"] = evaluation.choose_threshold(probs, val[1], threshold_criterion)
+    return state, history

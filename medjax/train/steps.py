@@ -1,0 +1,169 @@
+"""Jit-compiled training and evaluation steps for the four course tasks.
+
+One step is one compiled region: forward, loss, gradient, optimiser update and
+the batch's metric sums. Metrics are sums (``loss``, ``correct``, ``count``) so
+they add up across batches on the device and are fetched once per epoch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from medjax.train.state import TrainState, variables_of
+
+TASKS = ("binary", "multiclass", "multilabel", "segmentation")
+Augment = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def _weighted_bce(logits: jax.Array, targets: jax.Array, pos_weight: Any) -> jax.Array:
+    """``pw * y * softplus(-z) + (1 - y) * softplus(z)``: stable for any logit."""
+    pw = 1.0 if pos_weight is None else pos_weight
+    return pw * targets * jax.nn.softplus(-logits) + (1.0 - targets) * jax.nn.softplus(logits)
+
+
+def _soft_dice_loss(probs: jax.Array, masks: jax.Array, eps: float = 1.0) -> jax.Array:
+    """Per-image ``1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps)``; an empty pair gives 0."""
+    axes = tuple(range(1, probs.ndim))
+    inter = (probs * masks).sum(axes)
+    return 1.0 - (2.0 * inter + eps) / (probs.sum(axes) + masks.sum(axes) + eps)
+
+
+def _binary_logits(logits: jax.Array) -> jax.Array:
+    if logits.ndim != 2 or logits.shape[-1] != 1:
+        raise ValueError(f"task 'binary': the model must give logits (N, 1), got {logits.shape}; "
+                         "use num_outputs=1")
+    return logits[:, 0]
+
+
+def per_example_loss(logits: jax.Array, labels: jax.Array, *, task: str, pos_weight: Any = None) -> jax.Array:
+    """The loss of each example, shape ``(N,)``.
+
+    - ``binary``: logits ``(N, 1)``, labels ``(N,)`` in {0, 1}; BCE with logits,
+      positives weighted by ``pos_weight`` (``n_neg / n_pos`` balances the classes):
+      ``l = pw * y * softplus(-z) + (1 - y) * softplus(z)``.
+    - ``multiclass``: logits ``(N, K)``, integer labels ``(N,)``; softmax cross-entropy.
+    - ``multilabel``: logits and labels ``(N, L)``; mean over labels of the weighted BCE.
+    - ``segmentation``: logits and masks ``(N, H, W, 1)``; pixel-mean BCE + soft Dice loss.
+
+    >>> import jax.numpy as jnp
+    >>> z = jnp.array([[0.0], [2.0]]); y = jnp.array([1.0, 0.0])
+    >>> per_example_loss(z, y, task="binary").round(4)
+    Array([0.6931, 2.1269], dtype=float32)
+    >>> per_example_loss(z, y, task="binary", pos_weight=3.0).round(4)
+    Array([2.0794, 2.1269], dtype=float32)
+    """
+    if task == "binary":
+        return _weighted_bce(_binary_logits(logits), labels.astype(logits.dtype), pos_weight)
+    if task == "multiclass":
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32))
+    if task == "multilabel":
+        return _weighted_bce(logits, labels.astype(logits.dtype), pos_weight).mean(axis=-1)
+    if task == "segmentation":
+        masks = labels.astype(logits.dtype).reshape(logits.shape)
+        bce = _weighted_bce(logits, masks, pos_weight).mean(axis=tuple(range(1, logits.ndim)))
+        return bce + _soft_dice_loss(jax.nn.sigmoid(logits), masks)
+    raise ValueError(f"unknown task {task!r}: expected one of {', '.join(TASKS)}")
+
+
+def probabilities(logits: jax.Array, *, task: str) -> jax.Array:
+    """Sigmoid for binary ``(N,)``, multilabel and segmentation; softmax ``(N, K)`` for multiclass."""
+    if task == "binary":
+        return jax.nn.sigmoid(_binary_logits(logits))
+    if task == "multiclass":
+        return jax.nn.softmax(logits, axis=-1)
+    return jax.nn.sigmoid(logits)
+
+
+def _correct(probs: jax.Array, labels: jax.Array, task: str) -> jax.Array:
+    """Per-example accuracy in [0, 1] at threshold 0.5 (argmax for multiclass)."""
+    if task == "multiclass":
+        return (probs.argmax(axis=-1) == labels).astype(jnp.float32)
+    hits = ((probs >= 0.5) == (labels.reshape(probs.shape) >= 0.5)).astype(jnp.float32)
+    return hits if task == "binary" else hits.mean(axis=tuple(range(1, hits.ndim)))
+
+
+def _metric_sums(logits, labels, losses, mask, task):
+    correct = _correct(probabilities(logits, task=task), labels, task)
+    return {"loss": (losses * mask).sum(), "correct": (correct * mask).sum(), "count": mask.sum()}
+
+
+def _train_step(state: TrainState, images, labels, pos_weight=None, *, task: str, augment: Augment | None = None):
+    key = jax.random.fold_in(state.rng, state.step)
+    aug_key, dropout_key = jax.random.split(key)
+    if augment is not None:
+        images = augment(aug_key, images)
+
+    def loss_fn(params):
+        logits, updates = state.apply_fn(variables_of(params, state.batch_stats), images, train=True,
+                                         rngs={"dropout": dropout_key}, mutable=["batch_stats"])
+        losses = per_example_loss(logits, labels, task=task, pos_weight=pos_weight)
+        return losses.mean(), (logits, losses, updates.get("batch_stats", state.batch_stats))
+
+    grads, (logits, losses, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+    state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                          batch_stats=batch_stats, opt_state=opt_state)
+    mask = jnp.ones(losses.shape, losses.dtype)
+    return state, _metric_sums(jax.lax.stop_gradient(logits), labels, losses, mask, task)
+
+
+def _scan_steps(state: TrainState, images, labels, pos_weight=None, *, task: str, augment: Augment | None = None):
+    def body(carry, batch):
+        carry, metrics = _train_step(carry, *batch, pos_weight, task=task, augment=augment)
+        return carry, metrics
+
+    state, metrics = jax.lax.scan(body, state, (images, labels))
+    return state, jax.tree.map(lambda m: m.sum(axis=0), metrics)
+
+
+def _eval_step(state: TrainState, images, labels, pos_weight=None, mask=None, *, task: str):
+    logits = state.apply_fn(state.variables, images, train=False)
+    losses = per_example_loss(logits, labels, task=task, pos_weight=pos_weight)
+    mask = jnp.ones(losses.shape, losses.dtype) if mask is None else mask.astype(losses.dtype)
+    return _metric_sums(logits, labels, losses, mask, task), probabilities(logits, task=task)
+
+
+_STATIC = ("task", "augment")
+
+train_step = jax.jit(_train_step, static_argnames=_STATIC, donate_argnums=0)
+train_step.__doc__ = """One optimisation step: ``(state, images, labels, pos_weight=None, *, task, augment=None)
+-> (new_state, metric_sums)``.
+
+Dropout uses ``fold_in(state.rng, state.step)``; BatchNorm statistics are
+updated; ``augment(key, images)`` (optional, static) runs inside the step. The
+input ``state`` is donated: do not use it after the call. ``metric_sums`` has
+``loss`` (sum of per-example losses), ``correct`` and ``count``.
+
+>>> import jax, jax.numpy as jnp, optax
+>>> from medjax.models import LogisticRegression
+>>> from medjax.train import create_train_state, train_step
+>>> x = jnp.zeros((4, 8, 8, 1)); y = jnp.array([0, 1, 0, 1])
+>>> state = create_train_state(LogisticRegression(), jax.random.key(0), x, optax.sgd(0.1))
+>>> state, m = train_step(state, x, y, task="binary")
+>>> int(state.step), round(float(m["loss"] / m["count"]), 4)
+(1, 0.6931)
+"""
+
+train_steps_scan = jax.jit(_scan_steps, static_argnames=_STATIC, donate_argnums=0)
+train_steps_scan.__doc__ = """Several training steps in one call: ``lax.scan`` of :func:`train_step`
+over stacked batches ``images (S, B, ...)`` and ``labels (S, B, ...)``;
+returns the new state and the metric sums over all ``S`` steps. The results
+equal ``S`` calls of :func:`train_step`, with one dispatch instead of ``S``.
+"""
+
+eval_step = jax.jit(_eval_step, static_argnames=("task",))
+eval_step.__doc__ = """Evaluation on one batch: ``(state, images, labels, pos_weight=None, mask=None, *, task)
+-> (metric_sums, probabilities)``. Dropout off, BatchNorm running averages,
+nothing updated. ``mask`` (``(N,)`` of 0/1) drops padded rows from the sums.
+"""
+
+
+def compile_step(fn: Callable[..., Any], *, task: str, augment: Augment | None = None, donate: bool = True):
+    """A jitted ``fn`` with ``task``/``augment`` bound, ready for ``.lower(...).compile()`` (used by ``fit``)."""
+    bound = partial(fn, task=task) if fn is _eval_step else partial(fn, task=task, augment=augment)
+    return jax.jit(bound, donate_argnums=0 if donate else ())
