@@ -296,3 +296,11 @@ def choice_item(*, grade_id: str, name: str, points: float, what: str,
     return Item(grade_id=grade_id, name=name, points=points, what=what, reference=None,
                 cases=(Case(what=f"{name} is one of the choices {', '.join(choices)}"),),
                 probe=_answer_probe, compare=compare)
+
+
+def init_mlp(key, layer_sizes):
+    """He-normal weights W ~ N(0, 2 / n_in) of shape (n_in, n_out), zero biases, seeded by ``key``."""
+    seed = np.asarray(key).astype(np.uint32).ravel() if np.asarray(key).dtype.kind in "iu" else 0
+    rng = np.random.default_rng(seed)
+    sizes = [int(n) for n in layer_sizes]
+    return [(rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), np.zeros(b)) for a, b in zip(sizes[:-1], sizes[1:])]

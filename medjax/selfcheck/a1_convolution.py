@@ -26,8 +26,9 @@ CT_PATCH = np.array([[105, 102, 100, 97, 96], [103, 99, 103, 101, 102], [101, 98
 SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float32)
 ASYMMETRIC = np.array([[1, 2, 0], [0, -1, 3], [-2, 0, 1]], dtype=np.float32)
 _RAMP = np.arange(30, dtype=np.float32).reshape(5, 6) % 7
-_MC_IMAGE = (np.arange(4 * 4 * 2, dtype=np.float32).reshape(4, 4, 2) % 5) - 2
-_MC_KERNELS = (np.arange(2 * 2 * 2 * 3, dtype=np.float32).reshape(2, 2, 2, 3) % 3) - 1
+_rng = np.random.default_rng(11)
+_MC_IMAGE = _rng.integers(-3, 4, (4, 4, 2)).astype(np.float32)
+_MC_KERNELS = _rng.integers(-2, 3, (2, 2, 2, 3)).astype(np.float32)
 _POOL_X = np.array([[1, 3, 2, 9], [5, 6, 1, 0], [7, 2, 4, 4], [0, 8, 3, 1]], dtype=np.float32)
 _POOL_XC = np.stack([_POOL_X, -_POOL_X], axis=-1)
 
