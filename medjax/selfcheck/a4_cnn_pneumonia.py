@@ -1,0 +1,370 @@
+"""Assignment a4, a CNN for pneumonia: metrics, splits, the model, the training step, the threshold.
+
+Conventions (stated in the notebook): labels and predictions are 0/1 vectors of
+shape (N,); the confusion matrix is ``[[TN, FP], [FN, TP]]`` (rows = actual,
+columns = predicted); a ratio with a zero denominator is 0.0.
+
+Functions and classes are probed with plain inputs (seeds, sizes, arrays); the
+probes build keys, images and a trusted Flax ``TrainState`` themselves, so only
+plain data crosses the grader's process boundary.
+
+>>> from medjax.selfcheck import items
+>>> from medjax.selfcheck._reference_a4a5 import confusion_matrix
+>>> [v.passed for v in run_item(items("a4_cnn_pneumonia")["test_confusion_matrix"], confusion_matrix)]
+[True, True]
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from medjax.selfcheck import _reference_a4a5 as ref
+from medjax.selfcheck.cases import Case, Item, Mistake, compare_values, run_item
+
+__all__ = ["ITEMS", "run_item"]
+
+_A = np.array  # case inputs are NumPy arrays, as a data pipeline would give
+
+
+def checklist(hints: dict[str, str]):
+    """A compare for probes that return a dict of properties: the first wrong key gives its hint.
+
+    A hint may use ``{got}`` (the student's value, never the expected one).
+    """
+    def compare(got: Any, expected: Any, case: Case) -> tuple[bool, str]:
+        if not isinstance(got, dict):
+            return False, "the probe did not get a result it understands"
+        for key, hint in hints.items():
+            if key not in got or not compare_values(got[key], expected[key], rtol=1e-5, atol=1e-6)[0]:
+                return False, hint.format(got=got.get(key))
+        return True, "ok"
+    return compare
+
+
+# --------------------------------------------------------------------------- metrics
+
+_Y_TRUE = _A([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0])
+_Y_PRED = _A([1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 1, 0])  # TP 4, FN 1, FP 2, TN 5: FP != FN
+_Y_TRUE_RARE = _A([0] * 18 + [1, 1])
+_Y_PRED_RARE = _A([0] * 17 + [1, 1, 0])
+_METRIC_CASES = (
+    Case(args=(_Y_TRUE, _Y_PRED), what="12 patients, 2 false positives and 1 false negative"),
+    Case(args=(_Y_TRUE_RARE, _Y_PRED_RARE), what="a rare disease: 2 positives in 20"),
+)
+
+
+def _swap(fn):
+    return lambda y_true, y_pred: fn(y_pred, y_true)
+
+
+def _metric(name: str, fn, what: str, mistakes=(), points: float = 1) -> Item:
+    return Item(grade_id=f"test_{name}", name=name, points=points, what=what, reference=fn,
+                cases=_METRIC_CASES, mistakes=tuple(mistakes))
+
+
+_ZERO_DIVISION = ("A zero denominator (for example no positive prediction) must give 0.0, "
+                  "never NaN: test the denominator before dividing.")
+
+# --------------------------------------------------------------------------- split_dataset
+
+
+def _split_probe(split_dataset, seed: int, n: int, fractions=None) -> dict:
+    """Call ``split_dataset`` with keys from ``seed``; report sizes and the properties of the split."""
+    import jax
+
+    kwargs = {} if fractions is None else {"fractions": tuple(fractions)}
+    parts = split_dataset(jax.random.key(seed), n, **kwargs)
+    if not isinstance(parts, (tuple, list)) or len(parts) != 3:
+        return {"count": len(parts) if isinstance(parts, (tuple, list)) else 1}
+    arrays = [np.asarray(p) for p in parts]
+    again = [np.asarray(p) for p in split_dataset(jax.random.key(seed), n, **kwargs)]
+    others = [[np.asarray(p) for p in split_dataset(jax.random.key(seed + k), n, **kwargs)] for k in (1, 2, 3)]
+    flat = np.concatenate([a.ravel() for a in arrays])
+    integer = all(a.dtype.kind in "iu" and a.ndim == 1 for a in arrays)
+    same = lambda xs, ys: all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(xs, ys))  # noqa: E731
+    return {
+        "count": 3,
+        "integer": bool(integer),
+        "sizes": [int(a.size) for a in arrays],
+        "disjoint": bool(np.unique(flat).size == flat.size),
+        "covers": bool(flat.size == n and np.array_equal(np.sort(flat), np.arange(n))),
+        "deterministic": bool(same(arrays, again)),
+        "shuffled": bool(not all(same(arrays, o) for o in others)),
+    }
+
+
+def _split_rounded(seed, n, fractions=(0.6, 0.2, 0.2)):
+    a, b = int(round(fractions[0] * n)), int(round(fractions[1] * n))
+    return {"count": 3, "integer": True, "sizes": [a, b, n - a - b], "disjoint": True, "covers": True,
+            "deterministic": True, "shuffled": True}
+
+
+def _split_unshuffled(seed, n, fractions=(0.6, 0.2, 0.2)):
+    return {"count": 3, "integer": True, "sizes": ref.split_sizes(n, fractions), "disjoint": True,
+            "covers": True, "deterministic": True, "shuffled": False}
+
+
+_SPLIT_HINTS = {
+    "count": "split_dataset should return three index arrays (train, val, test), got {got}",
+    "integer": "each split should be a 1-D array of integer indices",
+    "sizes": ("the sizes {got} do not follow the rule: n_train = floor(f_train * n), "
+              "n_val = floor(f_val * n), n_test = n - n_train - n_val"),
+    "disjoint": ("an index appears twice (in two splits, or twice in one): cut ONE permutation into "
+                 "three pieces instead of sampling each split separately"),
+    "covers": "together the three splits should contain every index 0 .. n-1 exactly once",
+    "deterministic": "the same key gave a different split: all randomness must come from `key`",
+    "shuffled": ("different keys gave the same split: shuffle with jax.random.permutation(key, n) "
+                 "(a split in file order puts similar patients together)"),
+}
+
+# --------------------------------------------------------------------------- SimpleCNN
+
+
+def _cnn_probe(model_cls, shape) -> dict:
+    """Build the student's class with its defaults, init on zeros of ``shape``, count parameters."""
+    import jax
+    import jax.numpy as jnp
+
+    model = model_cls()
+    x = jnp.zeros(tuple(shape), jnp.float32)
+    variables = model.init(jax.random.key(0), x)
+    out = model.apply(variables, x)
+    count = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(variables["params"]))
+    return {"collections": sorted(str(k) for k in variables), "params": count,
+            "output_shape": [int(s) for s in out.shape]}
+
+
+def _cnn_expected(shape, *, side=None, pools=2):
+    """The probe's answer for a variant architecture (final feature-map side ``side``)."""
+    side = shape[1] // 2 ** pools if side is None else side
+    params = 80 + 1168 + (side * side * 16 + 1) * 32 + 33
+    return {"collections": ["params"], "params": params, "output_shape": [shape[0], 1]}
+
+
+_CNN_HINTS = {
+    "collections": ("model.init should create only 'params' (no BatchNorm, no extra collections), "
+                    "got {got}"),
+    "output_shape": "the output should have shape (N, 1): one logit per image, got {got}",
+    "params": ("{got} parameters do not match the architecture: Conv(8, 3x3, SAME) and Conv(16, 3x3, SAME) "
+               "with bias, each followed by ReLU and a 2x2 max-pool, then Dense(32) and Dense(1)"),
+}
+
+# --------------------------------------------------------------------------- train_step
+
+
+def _batch(seed: int, n: int, positive_fraction: float):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0.0, 1.0, (n, 28, 28, 1)).astype(np.float32)
+    labels = (rng.uniform(size=n) < positive_fraction).astype(np.int32)
+    return images, labels
+
+
+def _train_step_probe(train_step, seed: int, n: int, steps: int = 4, lr: float = 0.05,
+                      positive_fraction: float = 0.5) -> dict:
+    """Train the TRUSTED SimpleCNN with ``train_step`` on one fixed batch; report the losses."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax.training.train_state import TrainState
+
+    images, labels = _batch(seed, n, positive_fraction)
+    model = ref.SimpleCNN()
+    params = model.init(jax.random.key(seed), jnp.zeros((1, 28, 28, 1)))["params"]
+    state0 = TrainState.create(apply_fn=model.apply, params=params, tx=optax.sgd(lr))
+    images, labels = jnp.asarray(images), jnp.asarray(labels)
+    try:
+        step, jit_ok = jax.jit(train_step), True
+        step(state0, images, labels)
+    except NotImplementedError:
+        raise
+    except Exception:  # noqa: BLE001 - e.g. a tracer error: report it, then try without jit
+        step, jit_ok = train_step, False
+    losses, state = [], state0
+    for _ in range(steps):
+        state, loss = step(state, images, labels)
+        losses.append(np.asarray(loss, np.float32))
+    repeat = np.asarray(step(state0, images, labels)[1], np.float32)
+    return {"jit": jit_ok, "scalar": all(l.shape == () for l in losses), "losses": losses,
+            "repeatable": bool(repeat.shape == losses[0].shape and np.allclose(repeat, losses[0], rtol=1e-5))}
+
+
+def _compare_train_step(got: Any, expected: Any, case: Case) -> tuple[bool, str]:
+    if not isinstance(got, dict):
+        return False, "the probe did not get a result it understands"
+    if not got.get("jit"):
+        return False, ("train_step does not run under jax.jit: no Python `if`, `float()`, `.item()` or "
+                       "NumPy calls on traced values inside it")
+    if not got.get("scalar"):
+        return False, ("the loss should be a scalar (the mean over the batch); if it is not, check the "
+                       "(N, 1) logits against (N,) labels: take logits[:, 0]")
+    losses = [np.asarray(l, np.float64) for l in got["losses"]]
+    want = [np.asarray(l, np.float64) for l in expected["losses"]]
+    if not np.all(np.isfinite(losses)):
+        return False, "the loss is NaN or inf: compute BCE from logits (optax.sigmoid_binary_cross_entropy)"
+    if not np.allclose(losses[0], want[0], rtol=1e-4, atol=1e-5):
+        return False, ("the first loss is not the mean binary cross-entropy with logits of the batch before "
+                       "the update: use the (N,) logits logits[:, 0] against the (N,) labels, float labels, "
+                       "and mean over the batch")
+    if not losses[-1] < losses[0]:
+        return False, "the loss does not decrease on a fixed batch: descend, w - lr * grad"
+    if not np.allclose(losses[1], want[1], rtol=1e-3, atol=1e-5):
+        return False, ("the loss after one step differs from one step of the state's optimizer: "
+                       "update with state.apply_gradients(grads=grads)")
+    if not got.get("repeatable"):
+        return False, "two calls on the same state gave different losses: keep no state outside the arguments"
+    return True, "ok"
+
+
+def _broadcast_train_step(state, images, labels):
+    """The (N, 1) against (N,) mistake: the loss is the mean of an N x N matrix."""
+    import jax
+
+    def loss_fn(params):
+        logits = state.apply_fn({"params": params}, images)  # (N, 1) with (N,) labels -> (N, N)
+        return ref.bce_with_logits(logits, labels[None, :])
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    return state.apply_gradients(grads=grads), loss
+
+
+# --------------------------------------------------------------------------- augment
+
+
+def _augment_probe(augment, seed: int, n: int, size: int = 28, extreme: bool = False) -> dict:
+    """Properties of ``augment``: shape and dtype kept, same key same output, keys matter, range [0, 1]."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0.0, 1.0, (n, size, size, 1)).astype(np.float32)
+    if extreme:  # saturated pixels: a brightness shift must be clipped
+        images = (images > 0.5).astype(np.float32)
+    x = jnp.asarray(images)
+    first = np.asarray(augment(jax.random.key(seed), x))
+    again = np.asarray(augment(jax.random.key(seed), x))
+    others = [np.asarray(augment(jax.random.key(seed + k), x)) for k in (1, 2, 3)]
+    same = lambda a, b: a.shape == b.shape and np.array_equal(a, b)  # noqa: E731
+    finite = first.dtype.kind == "f" and bool(np.isfinite(first).all())
+    return {
+        "shape": [int(s) for s in first.shape],
+        "dtype": str(first.dtype),
+        "deterministic": bool(same(first, again)),
+        "keys_matter": bool(not all(same(first, o) for o in others)),
+        "changes_images": bool(first.shape != images.shape or not np.allclose(first, images)),
+        "in_range": bool(finite and first.min() >= 0.0 and first.max() <= 1.0),
+    }
+
+
+def _augment_expected(seed, n, size=28, extreme=False):
+    return {"shape": [n, size, size, 1], "dtype": "float32", "deterministic": True, "keys_matter": True,
+            "changes_images": True, "in_range": True}
+
+
+_AUGMENT_HINTS = {
+    "shape": "augment must keep the batch shape (N, H, W, 1), got {got}",
+    "dtype": "augment must keep the dtype float32, got {got}",
+    "deterministic": "the same key gave different outputs: take all randomness from `key` (no np.random)",
+    "keys_matter": "different keys gave the same output: split the key and draw per-image random numbers",
+    "changes_images": "augment returned the images unchanged",
+    "in_range": "values left [0, 1] (or became NaN): clip after shifting the brightness (jnp.clip)",
+}
+
+# --------------------------------------------------------------------------- choose_threshold
+
+
+def _threshold_variant(*, strict: bool = False, largest: bool = False, by_accuracy: bool = False):
+    def choose(val_probs, val_labels):
+        p = np.asarray(val_probs, np.float64)
+        y = np.asarray(val_labels).astype(np.int64)
+        scores = []
+        for t in np.unique(p):
+            pred = (p > t) if strict else (p >= t)
+            if by_accuracy:
+                scores.append((float((pred == (y == 1)).mean()), t))
+            else:
+                scores.append((ref.recall(y, pred) + ref.specificity(y, pred) - 1.0, t))
+        best = max(s for s, _ in scores)
+        ties = [t for s, t in scores if abs(s - best) < 1e-12]
+        return float(max(ties) if largest else min(ties))
+    return choose
+
+
+# probabilities with power-of-two class sizes, so float sums of ratios are exact and ties are real
+_THR_SEPARABLE = (_A([0.1, 0.35, 0.4, 0.8, 0.7, 0.9, 0.2, 0.6]), _A([0, 0, 0, 1, 1, 1, 0, 1]))
+_THR_IMBALANCED = (_A([0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.62, 0.7, 0.3, 0.52, 0.65, 0.9]),
+                   _A([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]))
+_THR_TIE = (_A([0.75, 0.15, 0.45, 0.35, 0.85, 0.25, 0.65, 0.55]), _A([1, 0, 1, 1, 1, 0, 0, 0]))
+
+ITEMS: list[Item] = [
+    Item(grade_id="test_confusion_matrix", name="confusion_matrix", points=2,
+         what="[[TN, FP], [FN, TP]]: rows = actual class, columns = predicted class",
+         reference=ref.confusion_matrix, cases=_METRIC_CASES,
+         mistakes=(Mistake("transposed matrix", "Rows are the ACTUAL class and columns the PREDICTED "
+                           "class: entry [1, 0] counts sick patients predicted healthy (FN).",
+                           lambda t, p: ref.confusion_matrix(t, p).T),
+                   Mistake("class order [1, 0]", "Order the classes [0, 1]: [[TN, FP], [FN, TP]].",
+                           lambda t, p: ref.confusion_matrix(t, p)[::-1, ::-1]))),
+    _metric("accuracy", ref.accuracy, "(TP + TN) / N"),
+    _metric("precision", ref.precision, "TP / (TP + FP), 0.0 without positive predictions",
+            [Mistake("precision and recall swapped", "Precision divides by the predicted positives "
+                     "(TP + FP); recall divides by the actual positives (TP + FN).", _swap(ref.precision))]),
+    _metric("recall", ref.recall, "sensitivity TP / (TP + FN), 0.0 without positive labels",
+            [Mistake("recall and precision swapped", "Recall (sensitivity) divides by the actual "
+                     "positives (TP + FN).", _swap(ref.recall))]),
+    _metric("specificity", ref.specificity, "TN / (TN + FP), 0.0 without negative labels",
+            [Mistake("false-positive rate", "Specificity is TN / (TN + FP), the fraction of healthy "
+                     "patients called healthy; FP / (TN + FP) is the false-positive rate.",
+                     lambda t, p: 1.0 - ref.specificity(t, p))]),
+    _metric("f1", ref.f1, "2 P R / (P + R), 0.0 when P + R = 0",
+            [Mistake("arithmetic mean", "F1 is the HARMONIC mean 2PR / (P + R), not (P + R) / 2.",
+                     lambda t, p: (ref.precision(t, p) + ref.recall(t, p)) / 2)]),
+    Item(grade_id="test_always_negative_accuracy", name="always_negative_accuracy", points=1,
+         what="accuracy of always predicting 'healthy' at a given prevalence",
+         reference=ref.always_negative_accuracy,
+         cases=(Case(args=(0.05,), what="prevalence 5 %"), Case(args=(0.5,), what="prevalence 50 %")),
+         mistakes=(Mistake("returned the prevalence", "Predicting 'healthy' for everyone is right for "
+                           "every healthy patient: a fraction 1 - prevalence.", lambda p: p),)),
+    Item(grade_id="test_split_dataset", name="split_dataset", points=2,
+         what="three disjoint, covering, key-determined index arrays with floor-rule sizes",
+         reference=ref.split_dataset, probe=_split_probe, compare=checklist(_SPLIT_HINTS),
+         cases=(Case(args=(0, 10), what="n = 10, default fractions (6, 2, 2)"),
+                Case(args=(1, 37), what="n = 37: sizes 22, 7, 8 by the floor rule")),
+         mistakes=(Mistake("rounded sizes", "Use floor (int()), not round(), for train and val; test "
+                           "gets the rest.", _split_rounded),
+                   Mistake("no shuffle", "Shuffle first: jax.random.permutation(key, n).", _split_unshuffled))),
+    Item(grade_id="test_simple_cnn", name="SimpleCNN", points=2,
+         what="the notebook's architecture: parameter count and (N, 1) output",
+         reference=ref.SimpleCNN, probe=_cnn_probe, compare=checklist(_CNN_HINTS),
+         cases=(Case(args=([1, 28, 28, 1],), what="init on (1, 28, 28, 1): 26,401 parameters, output (1, 1)"),),
+         mistakes=(Mistake("one pooling only", "Pool after BOTH convolutions: 28 -> 14 -> 7.",
+                           lambda shape: _cnn_expected(shape, pools=1)),
+                   Mistake("VALID padding", "Use padding='SAME' so that each conv keeps 28x28.",
+                           lambda shape: _cnn_expected(shape, side=((shape[1] - 2) // 2 - 2) // 2))),
+         ),
+    Item(grade_id="test_train_step", name="train_step", points=3,
+         what="jitted SGD step on mean BCE-with-logits: (state, images, labels) -> (state, loss)",
+         reference=ref.train_step, probe=_train_step_probe, compare=_compare_train_step,
+         cases=(Case(args=(0, 16), what="16 random images, 4 steps: first loss = BCE, loss decreases"),),
+         mistakes=(Mistake("(N, 1) logits against (N,) labels", "The model returns (N, 1) logits; with "
+                           "(N,) labels the loss broadcasts to an N x N matrix. Use logits[:, 0].",
+                           lambda *a, **k: _train_step_probe(_broadcast_train_step, *a, **k)),)),
+    Item(grade_id="test_augment", name="augment", points=2,
+         what="random, key-determined, shape- and range-preserving augmentation",
+         reference=ref.augment, probe=_augment_probe, compare=checklist(_AUGMENT_HINTS),
+         cases=(Case(args=(0, 8), what="8 images 28x28"),)),
+    Item(grade_id="test_choose_threshold", name="choose_threshold", points=3,
+         what="the validation probability maximising Youden's J (probs >= t), ties -> smallest",
+         reference=ref.choose_threshold,
+         cases=(Case(args=_THR_SEPARABLE, what="separable scores: the smallest positive's probability"),
+                Case(args=_THR_IMBALANCED, what="4 sick in 16: J and accuracy disagree"),
+                Case(args=_THR_TIE, what="two thresholds with the same J: take the smaller")),
+         mistakes=(Mistake("'>' instead of '>='", "Predict positive when probs >= t, so the threshold "
+                           "itself counts as positive.", _threshold_variant(strict=True)),
+                   Mistake("largest threshold on ties", "On ties of J, return the SMALLEST threshold "
+                           "(scan the candidates in increasing order, keep strict improvements).",
+                           _threshold_variant(largest=True)),
+                   Mistake("maximised accuracy", "Maximise J = sensitivity + specificity - 1, not accuracy: "
+                           "on imbalanced data accuracy favours calling everyone healthy.",
+                           _threshold_variant(by_accuracy=True)))),
+]
