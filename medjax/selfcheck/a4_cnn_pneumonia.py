@@ -127,9 +127,9 @@ def _cnn_probe(model_cls, shape) -> dict:
     import jax.numpy as jnp
 
     model = model_cls()
-    x = jnp.zeros(tuple(shape), jnp.float32)
-    variables = model.init(jax.random.key(0), x)
-    out = model.apply(variables, x)
+    x = jax.ShapeDtypeStruct(tuple(int(s) for s in shape), jnp.float32)
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)  # shapes only, nothing computed
+    out = jax.eval_shape(model.apply, variables, x)
     count = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(variables["params"]))
     return {"collections": sorted(str(k) for k in variables), "params": count,
             "output_shape": [int(s) for s in out.shape]}
