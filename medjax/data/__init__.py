@@ -1,0 +1,36 @@
+"""Datasets for medjax: MedMNIST through TF-free tfds builders, synthetic X-rays, splits, augmentation.
+
+>>> from medjax import data
+>>> ds = data.load("synthetic_xray", "test", batch_size=100)
+>>> ds.num_batches, ds.images.dtype
+(5, dtype('float32'))
+
+``load``, ``Dataset`` and the tfds builders (``medjax.data.medmnist``) load
+tensorflow-datasets on first use; ``split_indices`` and the augmentation
+functions need only NumPy and JAX.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from medjax.data.augment import augment, random_flip, random_intensity, random_rotation, random_translation
+from medjax.data.split import split_indices, split_sizes
+
+_LAZY = {"load": "loader", "Dataset": "loader", "DATASETS": "loader",
+         "INFO": "medmnist", "BUILDERS": "medmnist", "build": "medmnist", "cache_dir": "medmnist"}
+
+__all__ = sorted(["augment", "random_flip", "random_intensity", "random_rotation", "random_translation",
+                  "split_indices", "split_sizes", *_LAZY])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'medjax.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"medjax.data.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
