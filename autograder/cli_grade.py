@@ -1,0 +1,57 @@
+"""``medjax grade --assignment ID SUBMISSION... --out DIR [--jobs N] [--timeout SECONDS]``.
+
+Writes ``DIR/<student>/results.json`` (Gradescope), ``DIR/<student>/feedback.html``
+and ``DIR/grades.csv``. Exit status 0 when every submission got its result
+(a student's error is a result), non-zero only when the grader itself failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--assignment", required=True, help="assignment id, e.g. a1_convolution")
+    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                        help="notebooks, folders of notebooks, or LMS zip downloads")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel submissions (default: CPUs)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per submission (default 300)")
+    parser.add_argument("--test-timeout", type=float, default=60.0,
+                        help="wall-clock seconds per notebook cell or test case (default 60)")
+    parser.add_argument("--roster", help="CSV with student_id and lms_user_id/file columns")
+    parser.add_argument("--items-module", help=argparse.SUPPRESS)
+    parser.add_argument("--hidden-module", help=argparse.SUPPRESS)
+    parser.add_argument("--no-cache", action="store_true", help="grade again even if a cached result exists")
+
+
+def main(args: argparse.Namespace) -> int:
+    from autograder import sandbox
+    from autograder.grade import Limits, load_suite
+    from autograder.pool import grade_all
+    from autograder.submissions import collect
+
+    try:
+        suite = load_suite(args.assignment, items_module=args.items_module, hidden_module=args.hidden_module)
+    except (ImportError, ValueError) as exc:
+        print(f"medjax grade: cannot load assignment {args.assignment!r}: {exc}", file=sys.stderr)
+        return 2
+    subs = collect(args.submissions, assignment=args.assignment, roster=args.roster)
+    if not subs:
+        print("medjax grade: no submissions found (expected .ipynb files, folders or zips)", file=sys.stderr)
+        return 2
+    if not sandbox.strong_mode_available():
+        sandbox.warn_weak_mode()
+    limits = Limits(submission=args.timeout, test=min(args.test_timeout, args.timeout))
+    try:
+        results = grade_all(subs, suite, args.out, jobs=args.jobs, limits=limits, use_cache=not args.no_cache)
+    except Exception as exc:  # noqa: BLE001 - the grader itself failed
+        print(f"medjax grade: grader failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if len(results) != len(subs):
+        return 1
+    errors = sum(r.status != "graded" for r in results)
+    if sys.stderr.isatty():
+        print(f"medjax grade: {len(results)} submissions, {errors} with errors -> {args.out}", file=sys.stderr)
+    return 0
