@@ -323,12 +323,12 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
         record["images_per_s"] = steps_per_epoch * batch_size / seconds
         history["epochs"].append(record)
         bar.close(record)
-        if on_epoch is not None:
-            on_epoch(record)
         if checkpoint_dir is not None:
             from medjax.train.checkpoint import save_checkpoint
 
             save_checkpoint(checkpoint_dir, state)
+        if on_epoch is not None:
+            on_epoch(record)
         if early_stopping_patience is not None and monitor in record:
             value = record[monitor]
             if best_value is None or MONITORS[monitor](value, best_value) != best_value:
