@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 
@@ -23,7 +23,9 @@ def data_mesh(num_devices: int | None = None) -> Mesh:
     n = jax.local_device_count() if num_devices is None else num_devices
     if not 1 <= n <= jax.local_device_count():
         raise ValueError(f"data_mesh: 'num_devices' must be between 1 and {jax.local_device_count()}, got {n}")
-    return jax.make_mesh((n,), ("data",), devices=jax.local_devices()[:n])
+    # Auto axes: XLA propagates the shardings (Explicit axes would put shardings in the
+    # types, which Flax's dropout and BatchNorm do not expect).
+    return jax.make_mesh((n,), ("data",), axis_types=(AxisType.Auto,), devices=jax.local_devices()[:n])
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
