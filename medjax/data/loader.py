@@ -164,13 +164,13 @@ def _medmnist_arrays(name, split, data_file, data_dir, download):
     elif env and (Path(env) / f"{name}.npz").is_file():
         data_file = Path(env) / f"{name}.npz"
     if data_file is None:
-        builder = medmnist.BUILDERS[name](data_dir=data_dir or medmnist.cache_dir() / "zenodo")
-        if not (builder.is_prepared() or download):
+        built, folder = medmnist.is_built(name, data_dir or medmnist.cache_dir() / "zenodo")
+        if not (built or download):
             where = f"$MEDJAX_DATA_DIR/{name}.npz ({Path(env) / f'{name}.npz'})" if env else \
                 "$MEDJAX_DATA_DIR (not set)"
             raise FileNotFoundError(
                 f"load: no local copy of {name!r}: looked for data_file= (not given), {where}, "
-                f"and a downloaded build in {builder.data_dir}. Set MEDJAX_DATA_DIR to the folder that "
+                f"and a downloaded build in {folder}. Set MEDJAX_DATA_DIR to the folder that "
                 f"holds {name}.npz, pass data_file='.../{name}.npz', or pass download=True "
                 f"to fetch {medmnist.INFO[name].url}")
     builder = medmnist.build(name, data_file=data_file, data_dir=data_dir, download=download)

@@ -117,16 +117,15 @@ def read_npz(path: str | os.PathLike, name: str) -> dict[str, tuple[np.ndarray, 
     expected = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in expected if k not in f.files]
-            if missing:
-                raise ValueError(f"{name}: {path} is not a MedMNIST .npz: missing keys {missing}; "
-                                 f"expected {expected}, found {sorted(f.files)}")
-            arrays = {k: f[k] for k in expected}
-    except ValueError:
-        raise
-    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError, pickle refusals
+            found = sorted(f.files)
+            arrays = {k: f[k] for k in expected if k in f.files}
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError, a refused pickle (ValueError)
         raise ValueError(f"{name}: cannot read {path} as a MedMNIST .npz ({type(exc).__name__}: {exc}); "
                          f"expected an .npz with keys {expected}") from exc
+    missing = [k for k in expected if k not in arrays]
+    if missing:
+        raise ValueError(f"{name}: {path} is not a MedMNIST .npz: missing keys {missing}; "
+                         f"expected {expected}, found {found}")
     return {s: _check_split(info, s, arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in SPLITS}
 
 
@@ -284,24 +283,38 @@ def build(name: str, *, data_file: str | os.PathLike | None = None, data_dir: st
     ``data_dir`` (default ``cache_dir() / "zenodo"``), where an existing
     build is reused as is.
     """
-    if name not in BUILDERS:
-        raise ValueError(f"unknown MedMNIST dataset {name!r}; known: {', '.join(sorted(BUILDERS))}")
     if data_file is not None and data_dir is None:
         data_dir = cache_dir() / f"sha256-{file_sha256(data_file)[:16]}"
-    builder = BUILDERS[name](data_file=data_file, data_dir=data_dir or cache_dir() / "zenodo")
-    if not builder.is_prepared():
-        if data_file is None and manual_dir is None and not download:
-            raise FileNotFoundError(f"{name}: no local build in {builder.data_dir} and download=False")
-        config = tfds.download.DownloadConfig(manual_dir=None if manual_dir is None else os.fspath(manual_dir))
-        with quiet_tfds():
-            builder.download_and_prepare(download_config=config)
+    with quiet_tfds():
+        builder = make_builder(name, data_file=data_file, data_dir=data_dir or cache_dir() / "zenodo")
+        if not builder.is_prepared():
+            if data_file is None and manual_dir is None and not download:
+                raise FileNotFoundError(f"{name}: no local build in {builder.data_dir} and download=False")
+            manual = None if manual_dir is None else os.fspath(manual_dir)
+            builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
     return builder
+
+
+def is_built(name: str, data_dir: str | os.PathLike) -> tuple[bool, str]:
+    """Whether ``name`` is already prepared under ``data_dir``, and the folder it would be in."""
+    with quiet_tfds():
+        builder = make_builder(name, data_dir=data_dir)
+        return builder.is_prepared(), os.fspath(builder.data_dir)
+
+
+def make_builder(name: str, **kwargs: Any) -> MedMNISTBuilder:
+    """The (possibly unprepared) builder of ``name``, made without tfds' log lines."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown MedMNIST dataset {name!r}; known: {', '.join(sorted(BUILDERS))}")
+    with quiet_tfds():
+        return BUILDERS[name](**kwargs)
 
 
 def read_split(builder: tfds.core.DatasetBuilder, split: str) -> tuple[np.ndarray, np.ndarray]:
     """All of one split of a prepared builder as (images uint8, labels) via ``as_data_source``."""
-    source = builder.as_data_source(split=split)
-    records = source.__getitems__(list(range(len(source))))
+    with quiet_tfds():
+        source = builder.as_data_source(split=split)
+        records = source.__getitems__(list(range(len(source))))
     spec = INFO[builder.name]
     if not records:
         width = (len(spec.class_names),) if spec.multilabel else ()
