@@ -98,13 +98,11 @@ class Dataset:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self))
 
     def iter_batches(self, epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield ``(images, labels)`` batches of one epoch (the last one smaller unless drop_remainder)."""
+        """An iterator of ``(images, labels)`` batches of one epoch (the last smaller unless drop_remainder)."""
         size = self._require_batch_size()
         order = self.order(epoch)
-        stop = self.num_batches * size
-        for start in range(0, stop, size):
-            idx = order[start:start + size]
-            yield self.images[idx], self.labels[idx]
+        starts = range(0, self.num_batches * size, size)
+        return ((self.images[order[i:i + size]], self.labels[order[i:i + size]]) for i in starts)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         batches = self.iter_batches(self.epoch)
