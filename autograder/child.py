@@ -22,7 +22,7 @@ student's stdout/stderr go to a third pipe, so prints cannot forge answers):
   "status": "start"}`` then ``{"op": "cell", "index": i, "status": "ok"|"error",
   "kind": ..., "error": ...}`` per cell, then ``{"op": "ready"}``.
 * ``{"op": "probe", "grade_id": g, "args": plain, "kwargs": plain, "jaxpr": bool}`` ->
-  ``{"op": "result", "ok": true, "value": plain, "primitives": [...]}`` or
+  ``{"op": "result", "seq": n, "ok": true, "value": plain, "primitives": [...]}`` or
   ``{"op": "result", "ok": false, "kind": "TypeError", "error": "..."}``.
 * When the student process ends, ``init`` adds ``{"op": "exit", "code": c, "signal": s}``.
 """
@@ -183,7 +183,7 @@ def student_main(config: dict) -> None:
         if req.get("op") == "run":
             _run_cells(req, ns)
         elif req.get("op") == "probe":
-            _jsonline(RESP, {"op": "result", **_probe(req, ns, items, jax, cases)})
+            _jsonline(RESP, {"op": "result", "seq": req.get("seq"), **_probe(req, ns, items, jax, cases)})
     os._exit(0)
 
 

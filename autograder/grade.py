@@ -58,19 +58,13 @@ class Suite:
     def expected_for(self, item: Item, index: int) -> Any:
         return self.expected[(item.grade_id, index)]
 
-    def compute_expected(self, cache_dir: Path | None = None) -> None:
-        """Run the trusted references once for every case (cached on disk per suite version)."""
-        path = cache_dir / f"expected-{self.version[:16]}.json" if cache_dir else None
-        if path and path.exists():
-            stored = json.loads(path.read_text())
-            self.expected = {(g, int(i)): v for g, i, v in stored}
+    def compute_expected(self) -> None:
+        """Run the trusted references once for every case (kept in memory, shared by all submissions)."""
+        if self.expected:
             return
         for item in self.items:
             for i, (case, _hidden) in enumerate(self.cases(item)):
                 self.expected[(item.grade_id, i)] = expected_value(item, case)
-        if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps([[g, i, v] for (g, i), v in self.expected.items()]))
 
 
 def _source_hash(modules: list[str]) -> str:
@@ -127,6 +121,7 @@ class ItemResult:
     what: str
     cases: list[CaseResult] = field(default_factory=list)
     total_cases: int = 0
+    n_hidden: int = 0
     banned: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -140,8 +135,6 @@ class ItemResult:
 
     def _count(self, hidden: bool) -> int:
         return self.n_hidden if hidden else self.total_cases - self.n_hidden
-
-    n_hidden: int = 0
 
     @property
     def score(self) -> float:
@@ -264,6 +257,7 @@ class _Session:
         self.child: Child | None = None
         self.restarts = -1
         self.cell_errors: dict[int, str] = {}
+        self.seq = 0
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -360,7 +354,8 @@ class _Session:
         child = self.ensure()
         if child is None:
             return "gone", {}
-        req = {"op": "probe", "grade_id": item.grade_id, "args": to_plain(pack_args(tuple(case.args))),
+        self.seq += 1
+        req = {"op": "probe", "seq": self.seq, "grade_id": item.grade_id, "args": to_plain(pack_args(tuple(case.args))),
                "kwargs": to_plain(pack_args(dict(case.kwargs))), "jaxpr": jaxpr}
         if not child.send(req):
             reason = self._death(child)
@@ -379,7 +374,7 @@ class _Session:
                 self.result.fault(f"{reason} in {item.name}")
                 self.close()
                 return "crash", {}
-            if msg.get("op") == "result":
+            if msg.get("op") == "result" and msg.get("seq") == self.seq:  # others: forged or stale
                 return ("ok" if msg.get("ok") else "error"), msg
 
 
@@ -398,8 +393,12 @@ def _judge_answer(item: Item, case: Case, answer: dict, expected: Any, hidden: b
     try:
         verdict = judge(item, case, answer.get("value"), expected, reveal=not hidden)
     except (TypeError, ValueError) as exc:
-        return CaseResult(False, f"the result could not be read ({type(exc).__name__})", case.what, hidden)
-    return CaseResult(verdict.passed, verdict.message, case.what, hidden, verdict.mistake)
+        return CaseResult(False, f"the result could not be read ({type(exc).__name__})", _what(case, hidden), hidden)
+    return CaseResult(verdict.passed, verdict.message, _what(case, hidden), hidden, verdict.mistake)
+
+
+def _what(case: Case, hidden: bool) -> str:
+    return "" if hidden else case.what  # a hidden case's description stays on the instructor's side
 
 
 def _banned_message(item: Item, name: str) -> str:
@@ -448,7 +447,7 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
     stop = ""
     for index, (case, hidden) in enumerate(suite.cases(item)):
         if stop:
-            res.cases.append(CaseResult(False, stop, case.what, hidden))
+            res.cases.append(CaseResult(False, stop, _what(case, hidden), hidden))
             continue
         want_jaxpr = bool(item.banned) and not res.banned and index == 0
         state, answer = session.probe(item, case, want_jaxpr)
@@ -456,9 +455,12 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
             res.cases.append(_judge_answer(item, case, answer, suite.expected_for(item, index), hidden))
             prims = static.banned_primitives(answer.get("primitives", ()), item.banned)
             if prims and not res.banned:
-                res.banned = _banned_message(item, static.primitive_source(prims[0], item.banned))
+                source = static.primitive_source(prims[0], item.banned)
+                res.banned = _banned_message(item, f"{source} (its traced operations contain {prims[0]})")
         elif state == "error":
-            res.cases.append(CaseResult(False, _error_verdict(item, answer, hidden), case.what, hidden))
+            res.cases.append(CaseResult(False, _error_verdict(item, answer, hidden), _what(case, hidden), hidden))
+            if answer.get("kind") in ("SystemExit", "KeyboardInterrupt"):
+                session.result.fault(f"crashed in {item.name} ({answer.get('kind')})")
             if answer.get("kind") == "MemoryError" or "RESOURCE_EXHAUSTED" in str(answer.get("error", "")):
                 session.result.fault(f"out of memory in {item.name}")
             if answer.get("kind") == "NameError" and "is not defined in the notebook" in str(answer.get("error")):
@@ -466,7 +468,7 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
         else:
             what = {"timeout": "timed out", "crash": "crashed the grader's sandbox",
                     "gone": "could not be run (the notebook faulted earlier)"}[state]
-            res.cases.append(CaseResult(False, f"{item.name} {what}", case.what, hidden))
+            res.cases.append(CaseResult(False, f"{item.name} {what}", _what(case, hidden), hidden))
             stop = f"not run: {item.name} {what} on an earlier case"
         update(session.result)
 
