@@ -178,6 +178,7 @@ CASES: dict[str, tuple[bytes, float, str | None]] = {
                                                    "    raise ValueError('inputs were ' + repr(np.asarray(x).tolist()))\n"), 4.0, None),
 }
 NAMESPACE_ONLY = {"forge_files", "forge_background", "read_hidden_files", "read_environment", "network", "persistence",
+                  "disk_flood",
                   "fork_bomb"}
 
 
