@@ -25,6 +25,8 @@ for tasks where laterality matters.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -109,9 +111,13 @@ def random_translation(key: jax.Array, images: ArrayLike, max_pixels: int = 2) -
     x = _batch("random_translation", images)
     if max_pixels == 0:
         return x
-    m = int(max_pixels)
-    n, h, w, c = x.shape
-    shifts = jax.random.randint(key, (n, 2), -m, m + 1)
+    shifts = jax.random.randint(key, (x.shape[0], 2), -int(max_pixels), int(max_pixels) + 1)
+    return _translate_batch(x, shifts, int(max_pixels))
+
+
+@partial(jax.jit, static_argnums=2)
+def _translate_batch(x: jax.Array, shifts: jax.Array, m: int) -> jax.Array:
+    _, h, w, c = x.shape
     padded = jnp.pad(x, ((0, 0), (m, m), (m, m), (0, 0)), mode="edge")
 
     def crop(img, shift):
