@@ -9,15 +9,20 @@ grid, so every patient has its own size, position and rotation::
 The anatomy is a sum of smooth shapes, each a soft indicator
 ``sigma((1 - e) / edge)`` of an ellipse ``e = ((u-cu)/a)^2 + ((v-cv)/b)^2 < 1``:
 soft tissue (grey), two lung fields (dark), the mediastinum, spine and heart
-(bright), ribs (curved bright bands inside the lungs), a slow texture and
-pixel noise, then a random brightness and contrast::
+(bright), ribs (curved bright bands inside the lungs), a slow texture, a
+diffuse haze of both lungs (any patient, not a disease sign), pixel noise,
+then a random brightness and contrast::
 
-    image = clip((anatomy - 0.5) * contrast + 0.5 + brightness + noise, 0, 1)
+    image = clip((anatomy + (haze + opacities) * lungs - 0.5) * contrast + 0.5 + brightness + noise, 0, 1)
 
 Pneumonia adds 1-3 blurry opacities ``amp * exp(-|p - c|^2 / (2 s^2))`` at
 random places inside the lungs, some of them faint; the mask marks the pixels
 within one ``s`` of an opacity centre that lie inside a lung. Normal images
 have empty masks.
+
+The variation is tuned so that the task is learnable but not linear: on
+raw pixels a logistic regression reaches about 0.69 test accuracy, a two-layer
+CNN about 0.83 after two epochs on 2,000 images (see tests/test_synthetic.py).
 
 Everything is vectorised NumPy over (N, S, S) arrays with one
 ``numpy.random.Generator`` per call, so the same seed gives the same images.

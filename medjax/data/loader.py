@@ -119,8 +119,10 @@ def load(name: str, split: str = "train", *, data_file: str | os.PathLike | None
       name: one of ``DATASETS``.
       split: ``"train"``, ``"val"`` or ``"test"``.
       data_file: the MedMNIST ``.npz`` to use (default: ``$MEDJAX_DATA_DIR/<name>.npz``).
-      data_dir: the tfds folder for the built dataset (default: a cache folder,
-        see ``medjax.data.medmnist.cache_dir``).
+      data_dir: the tfds folder for the built dataset (default: a cache folder
+        keyed by the file's sha256, see ``medjax.data.medmnist.build``). An
+        explicit ``data_dir`` reuses whatever build of ``name`` it holds: give
+        a new folder when the file changes.
       batch_size: with a size, the Dataset iterates over ``(images, labels)`` batches.
       shuffle: reshuffle every epoch, seeded by ``(seed, epoch)``.
       seed: shuffling seed (the data itself does not depend on it).
