@@ -245,6 +245,15 @@ def test_auc_matches_pairwise_count(data):
     assert roc_auc(p, y) == pytest.approx(brute_auc(p, y), abs=1e-12)
 
 
+def test_auc_agrees_with_medjax_metrics():
+    import medjax
+
+    rng = np.random.default_rng(0)
+    p = rng.random(200).astype(np.float32).round(2)  # with ties
+    y = (rng.random(200) < p).astype(np.int32)
+    assert roc_auc(p, y) == pytest.approx(float(medjax.roc_auc(y, p)), abs=1e-6)
+
+
 @given(labelled)
 def test_youden_threshold_is_optimal(data):
     p, y = np.array(data[0]), np.array(data[1])

@@ -44,9 +44,12 @@ def roc_curve(probs, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def roc_auc(probs, labels) -> float:
-    """Area under the ROC curve (trapezoids; ties count one half).
+    """Area under :func:`roc_curve` (trapezoids), as a Python float.
 
-    Equals the probability that a random positive scores above a random negative.
+    Equals the probability that a random positive scores above a random
+    negative, ties counting one half: the same value as :func:`medjax.roc_auc`
+    (jittable, on the device, ``(y_true, scores)`` order), computed here on the
+    host in float64 from the curve that the ROC plot and the threshold use.
 
     >>> roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
     0.75

@@ -14,23 +14,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from medjax.losses import bce_with_logits, cross_entropy, dice_loss
 from medjax.train.state import TrainState, variables_of
 
 TASKS = ("binary", "multiclass", "multilabel", "segmentation")
 Augment = Callable[[jax.Array, jax.Array], jax.Array]
-
-
-def _weighted_bce(logits: jax.Array, targets: jax.Array, pos_weight: Any) -> jax.Array:
-    """``pw * y * softplus(-z) + (1 - y) * softplus(z)``: stable for any logit."""
-    pw = 1.0 if pos_weight is None else pos_weight
-    return pw * targets * jax.nn.softplus(-logits) + (1.0 - targets) * jax.nn.softplus(logits)
-
-
-def _soft_dice_loss(probs: jax.Array, masks: jax.Array, eps: float = 1.0) -> jax.Array:
-    """Per-image ``1 - (2 sum(p t) + eps) / (sum(p) + sum(t) + eps)``; an empty pair gives 0."""
-    axes = tuple(range(1, probs.ndim))
-    inter = (probs * masks).sum(axes)
-    return 1.0 - (2.0 * inter + eps) / (probs.sum(axes) + masks.sum(axes) + eps)
+DICE_EPS = 1.0  # Dice smoothing in the loss: a soft start, and 0 loss on an empty pair
 
 
 def _binary_logits(logits: jax.Array) -> jax.Array:
@@ -58,15 +47,18 @@ def per_example_loss(logits: jax.Array, labels: jax.Array, *, task: str, pos_wei
     Array([2.0794, 2.1269], dtype=float32)
     """
     if task == "binary":
-        return _weighted_bce(_binary_logits(logits), labels.astype(logits.dtype), pos_weight)
+        return bce_with_logits(_binary_logits(logits), labels.astype(logits.dtype), reduction="none",
+                               pos_weight=pos_weight)
     if task == "multiclass":
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32))
+        return cross_entropy(logits, labels.astype(jnp.int32), reduction="none")
     if task == "multilabel":
-        return _weighted_bce(logits, labels.astype(logits.dtype), pos_weight).mean(axis=-1)
+        return bce_with_logits(logits, labels.astype(logits.dtype), reduction="none",
+                               pos_weight=pos_weight).mean(axis=-1)
     if task == "segmentation":
         masks = labels.astype(logits.dtype).reshape(logits.shape)
-        bce = _weighted_bce(logits, masks, pos_weight).mean(axis=tuple(range(1, logits.ndim)))
-        return bce + _soft_dice_loss(jax.nn.sigmoid(logits), masks)
+        bce = bce_with_logits(logits, masks, reduction="none", pos_weight=pos_weight)
+        dice = dice_loss(jax.nn.sigmoid(logits), masks, eps=DICE_EPS, reduction="none")
+        return bce.mean(axis=tuple(range(1, logits.ndim))) + dice
     raise ValueError(f"unknown task {task!r}: expected one of {', '.join(TASKS)}")
 
 
