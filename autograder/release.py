@@ -100,10 +100,13 @@ def _as_json(nb: NotebookNode) -> str:
     return json.dumps(nb, sort_keys=True)
 
 
-def stale(out: Path = EXERCISES, root: Path = SOLUTIONS) -> list[str]:
-    """Assignments whose released notebook in ``out`` differs from a fresh release (or is missing)."""
+def stale(out: Path = EXERCISES, root: Path = SOLUTIONS, assignments: list[str] | None = None) -> list[str]:
+    """Assignments whose released notebook in ``out`` differs from a fresh release (or is missing).
+
+    ``assignments`` limits the check (default: every assignment with a source notebook).
+    """
     result = []
-    for assignment in available(root):
+    for assignment in assignments or available(root):
         src = source_path(assignment, root)
         fresh = release_notebook(nbformat.read(str(src), as_version=4), assignment=assignment, path=src.parent)
         target = _target(assignment, out)
@@ -117,16 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--check", action="store_true", help="fail when exercises/ is stale")
     group.add_argument("--write", action="store_true", help="regenerate exercises/ from solutions/")
+    parser.add_argument("assignments", nargs="*", metavar="ID", help="only these assignments (default: all)")
     args = parser.parse_args(argv)
+    chosen = args.assignments or available()
     if args.write:
-        for assignment in available():
+        for assignment in chosen:
             print(f"released {release(assignment, EXERCISES).relative_to(REPO)}")
         return 0
-    bad = stale()
+    bad = stale(assignments=chosen)
     if bad:
-        print(f"exercises/ is stale for: {', '.join(bad)}. Run: python -m autograder.release --write")
+        print(f"exercises/ is stale for: {', '.join(bad)}. Run: python -m autograder.release --write {' '.join(bad)}")
         return 1
-    print(f"exercises/ is up to date ({len(available())} assignments)")
+    print(f"exercises/ is up to date ({', '.join(chosen)})")
     return 0
 
 
