@@ -1,14 +1,18 @@
 """Tests for medjax.data.medmnist: every builder on tiny .npz files, read back through tfds."""
+import functools
 import hashlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import warnings
 
 import numpy as np
 import pytest
 
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import checksums
 from medjax.data import medmnist
 from medjax.data.medmnist import BUILDERS, INFO, build, read_npz, read_split
 
@@ -53,6 +57,52 @@ def test_download_is_registered_with_url_size_and_checksum():
     assert infos[url].checksum == "e1792d3f03751cb101e99f19a63b3c1941436c988665f47853417b05be250cd8"
     for name in ("breastmnist", "chestmnist", "dermamnist", "bloodmnist", "organamnist"):
         assert INFO[name].url == f"https://zenodo.org/records/10519652/files/{name}.npz"
+
+
+def _served_builder(url, sha256, size):
+    """PneumoniaMNIST downloading from ``url`` with the given registered size and checksum."""
+    class Served(BUILDERS["pneumoniamnist"], skip_registration=True):
+        name = "pneumoniamnist"
+        url_infos = {url: checksums.UrlInfo(size=size, checksum=sha256, filename="pneumoniamnist.npz")}
+
+        @classmethod
+        def download_url(cls):
+            return url
+
+    return Served
+
+
+@pytest.fixture
+def http_folder(tmp_path, monkeypatch):
+    """A local HTTP server (127.0.0.1 only) serving tmp_path/www; yields (folder, base url)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_is_verified_against_the_registered_checksum(tmp_path, monkeypatch, http_folder):
+    folder, base = http_folder
+    src = write_npz(folder / "pneumoniamnist.npz", "pneumoniamnist")
+    data = (folder / "pneumoniamnist.npz").read_bytes()
+    url = f"{base}/pneumoniamnist.npz"
+    monkeypatch.setitem(BUILDERS, "pneumoniamnist", _served_builder(url, hashlib.sha256(data).hexdigest(), len(data)))
+    builder = build("pneumoniamnist", data_dir=tmp_path / "tfds", download=True)
+    np.testing.assert_array_equal(read_split(builder, "train")[0], src["train_images"])
+    monkeypatch.setitem(BUILDERS, "pneumoniamnist", _served_builder(url, "0" * 64, len(data)))
+    with pytest.raises(Exception, match="(?i)checksum") as err:
+        build("pneumoniamnist", data_dir=tmp_path / "tfds2", download=True)
+    assert type(err.value).__name__ == "NonMatchingChecksumError"
 
 
 @pytest.mark.parametrize("name", sorted(INFO))

@@ -198,7 +198,12 @@ class MedMNISTBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             manual = None
         if manual is not None and manual.exists():
             return os.fspath(manual)
-        return os.fspath(dl_manager.download(self.spec().url))
+        return os.fspath(dl_manager.download(self.download_url()))
+
+    @classmethod
+    def download_url(cls) -> str:
+        """Where the official file is downloaded from (checked against ``url_infos`` when known)."""
+        return cls.spec().url
 
     def _split_generators(self, dl_manager) -> dict[str, Iterator]:
         arrays = read_npz(self._source_file(dl_manager), self.name)
@@ -259,7 +264,7 @@ BUILDERS: dict[str, type[MedMNISTBuilder]] = {
 
 @contextlib.contextmanager
 def quiet_tfds() -> Iterator[None]:
-    """No tfds chatter: progress bars off, absl/tfds logs above WARNING only, its prints swallowed."""
+    """No tfds chatter: progress bars off (for good), absl/tfds logs at ERROR and above only, its prints swallowed."""
     tfds.disable_progress_bar()
     loggers = [logging.getLogger(n) for n in ("absl", "tensorflow_datasets")]
     levels = [lg.level for lg in loggers]
@@ -283,6 +288,8 @@ def build(name: str, *, data_file: str | os.PathLike | None = None, data_dir: st
     ``data_dir`` (default ``cache_dir() / "zenodo"``), where an existing
     build is reused as is.
     """
+    if name not in BUILDERS:
+        raise ValueError(f"unknown MedMNIST dataset {name!r}; known: {', '.join(sorted(BUILDERS))}")
     if data_file is not None and data_dir is None:
         data_dir = cache_dir() / f"sha256-{file_sha256(data_file)[:16]}"
     with quiet_tfds():
