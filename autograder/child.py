@@ -8,9 +8,9 @@ sees hidden cases' expected values, solutions or other submissions.
 Process tree for one submission (namespaces only in the strong mode)::
 
     zygote (root in the sandbox, jax imported, backend NOT initialised, no threads)
-      `- handle   unshare(mount, pid, ipc); reports nothing; killed by the zygote to stop all
+      `- handle   new session and process group; unshare(mount, pid, ipc); killed (as a group) to stop all
            `- init (pid 1 of a fresh pid namespace): fresh /proc, tmpfs /tmp and HOME; reaps
-                `- student: rlimits, setsid, own uid, no_new_privs; runs cells, answers probes
+                `- student: rlimits, own uid, no_new_privs; runs cells, answers probes
 
 When ``init`` exits every process of the namespace dies, so background
 processes a student starts never outlive the submission.
@@ -204,8 +204,7 @@ def _set_limits(limits: dict) -> None:
 
 
 def _become_student(spec: dict, strong: bool) -> None:
-    """In the student process: own session, limits, an unprivileged uid, no new privileges."""
-    os.setsid()
+    """In the student process: limits, an unprivileged uid, no new privileges."""
     if strong:
         os.setgroups([])
         os.setresgid(spec["uid"], spec["uid"], spec["uid"])
@@ -289,6 +288,8 @@ def _init(spec: dict, fds: list[int], strong: bool) -> None:
 def _handle(spec: dict, fds: list[int], strong: bool) -> None:
     """Between zygote and init: new namespaces for everything below, then wait."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()  # one process group for the whole submission: the zygote kills it at once
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     if strong:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     pid = os.fork()
@@ -312,6 +313,13 @@ def zygote_main(config: dict) -> None:
 
     importlib.import_module("medjax.selfcheck.cases")
     importlib.import_module(config["items_module"])
+    for name in config.get("preload", ()):  # what notebooks commonly import (fonts cached once)
+        try:
+            module = importlib.import_module(name)
+            if name == "matplotlib.font_manager":
+                module.findfont("DejaVu Sans")
+        except Exception:  # noqa: BLE001 - optional
+            pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handles are reaped automatically
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=config["control_fd"])

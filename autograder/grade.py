@@ -34,6 +34,8 @@ from autograder.submissions import Submission
 GRADER_VERSION = "1"
 MAX_CODE_BYTES = 2 << 20
 MAX_RESTARTS = 3
+# Banned in every item: the visible reference answers ship with medjax for the self-check.
+ALWAYS_BANNED = ("medjax.selfcheck", "autograder")
 _RUN_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 
 
@@ -438,10 +440,10 @@ def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Chil
 
 def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], session: _Session,
                 update: Callable[[StudentResult], None]) -> None:
-    hits = static.banned_names(sources, item.name, item.banned)
+    hits = static.banned_names(sources, item.name, (*item.banned, *ALWAYS_BANNED))
     if hits:
         res.banned = _banned_message(item, hits[0])
-    odd = static.suspicious_names(sources, item.name) if item.banned else []
+    odd = static.suspicious_names(sources, item.name)
     if odd:
         res.notes.append(f"{item.name} uses {', '.join(odd)}: checked through its traced operations")
     stop = ""

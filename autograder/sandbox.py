@@ -42,6 +42,9 @@ from pathlib import Path
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 STUDENT_HOME = "/home/student"
+# Imported once in the zygote, so that every student process starts with them loaded.
+PRELOAD = ("scipy", "scipy.signal", "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager", "pydicom",
+           "flax.linen", "optax")
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,8 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = {"sys_path": sys_path, "items_module": module, "control_fd": theirs.fileno(),
                   "strong": self.strong, "env": student_env(), "limits": self.limits.rlimits(),
-                  "tmpfs_bytes": self.limits.tmpfs_bytes, "home": STUDENT_HOME, "tmp": "/tmp"}
+                  "tmpfs_bytes": self.limits.tmpfs_bytes, "home": STUDENT_HOME, "tmp": "/tmp",
+                  "preload": list(PRELOAD)}
         if self.strong:
             cmd = bwrap_command(sys.executable, mounts) + ["/grader/child.py"]
         else:
