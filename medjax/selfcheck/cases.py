@@ -127,8 +127,8 @@ def to_plain(value: Any, *, _depth: int = 0) -> Plain:
     arr = np.asarray(value)  # jax arrays, numpy scalars, numpy arrays
     if arr.dtype.kind not in _ARRAY_KINDS:
         raise TypeError(f"cannot send a value of type {type(value).__name__} (dtype {arr.dtype})")
-    arr = np.ascontiguousarray(arr)
-    return {"__ndarray__": base64.b64encode(arr.tobytes()).decode("ascii"),
+    # tobytes(order="C") copies any layout; np.ascontiguousarray would turn a 0-d array into shape (1,)
+    return {"__ndarray__": base64.b64encode(arr.tobytes(order="C")).decode("ascii"),
             "dtype": arr.dtype.str, "shape": list(arr.shape)}
 
 
