@@ -330,7 +330,7 @@ def test_check_hidden_grades_choices_without_revealing_them(capsys):
     out = capsys.readouterr().out
     assert "not the right answer" in out and "'linear'" not in out
     item = items("a1_convolution")["test_answer_kernel_a"]
-    assert [v.passed for v in run_item(item, "sharpen")] == [True]  # visible: only the format
+    assert [v.passed for v in run_item(item, "edge")] == [True]
     assert [v.passed for v in run_item(item, "blurry")] == [False]
     assert [v.passed for v in run_item(item, 3)] == [False]
 
@@ -382,3 +382,20 @@ def test_student_errors_become_verdicts():
     assert not any(v.passed for v in verdicts) and "ValueError" in verdicts[0].message
     assert "123" not in verdicts[0].message
     assert run_hidden(items("a3_neural_networks")["test_relu"], lambda x: x, (Case(args=(np.array([-1.0]),)),))[0].passed is False
+
+
+def test_choice_items_give_no_partial_credit_where_the_answer_key_exists():
+    for assignment, gid, wrong in (("a1_convolution", "test_answer_kernel_a", "blur"),
+                                   ("a3_neural_networks", "test_answer_dead_gradient", "elu")):
+        item = items(assignment)[gid]
+        cases = (*item.cases, *hidden_cases(assignment, gid))
+        assert not any(v.passed for v in run_hidden(item, wrong, cases))  # visible case too
+        right = hidden_cases(assignment, gid)[0].answer
+        assert all(v.passed for v in run_hidden(item, right.upper(), cases))
+
+
+def test_choice_item_without_answer_key_checks_only_the_format(monkeypatch):
+    monkeypatch.setitem(sys.modules, "autograder.hidden.a1_convolution", None)  # a student's install
+    item = items("a1_convolution")["test_answer_kernel_a"]
+    assert [v.passed for v in run_item(item, "identity")] == [True]
+    assert [v.passed for v in run_item(item, "blurry")] == [False]

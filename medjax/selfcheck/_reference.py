@@ -261,6 +261,14 @@ def two_layer_grads(params, x, y):
     return [(x.T @ d_z1, d_z1.sum(axis=0)), (h.T @ d_out, d_out.sum(axis=0))]
 
 
+def init_mlp(key, layer_sizes):
+    """He-normal weights W ~ N(0, 2 / n_in) of shape (n_in, n_out), zero biases, seeded by ``key``."""
+    seed = np.asarray(key).astype(np.uint32).ravel() if np.asarray(key).dtype.kind in "iu" else 0
+    rng = np.random.default_rng(seed)
+    sizes = [int(n) for n in layer_sizes]
+    return [(rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), np.zeros(b)) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
 # --------------------------------------------------------------------------- multiple choice
 
 
@@ -282,13 +290,34 @@ def _answer_probe(obj: Any) -> Any:
     return obj
 
 
-def choice_item(*, grade_id: str, name: str, points: float, what: str,
-                choices: tuple[str, ...]) -> Item:
-    """A graded multiple-choice variable: visible check of the format, hidden check of the answer."""
+def _trusted_answer(assignment: str, grade_id: str) -> str:
+    """The answer from the instructor's hidden cases when they are importable (grader side), else ""."""
+    import importlib
+
+    try:
+        hidden = importlib.import_module(f"autograder.hidden.{assignment}").HIDDEN
+    except ImportError:  # a student's install: no answer key
+        return ""
+    return next((c.answer for c in hidden.get(grade_id, ()) if getattr(c, "answer", "")), "")
+
+
+def choice_item(*, grade_id: str, name: str, points: float, what: str, choices: tuple[str, ...],
+                assignment: str | None = None) -> Item:
+    """A graded multiple-choice variable.
+
+    Students' self-check only checks the format (one of ``choices``). Where the
+    instructor's answer key is importable (the grader, an instructor's nbgrader),
+    every case also checks the answer, so a wrong choice earns no partial credit.
+    ``assignment`` defaults to the calling module's name (``medjax.selfcheck.<id>``).
+    """
+    if assignment is None:
+        import sys
+
+        assignment = sys._getframe(1).f_globals.get("__name__", "").rpartition(".")[2]
     def compare(got: Any, expected: Any, case: Case) -> tuple[bool, str]:
         if not isinstance(got, str) or _normal(got) not in choices:
             return False, f"{name} should be one of {', '.join(repr(c) for c in choices)}, got {got!r}"
-        answer = getattr(case, "answer", "")
+        answer = getattr(case, "answer", "") or _trusted_answer(assignment, grade_id)
         if answer and _normal(got) != _normal(answer):
             return False, f"{name} is not the right answer"
         return True, "ok"
@@ -297,10 +326,3 @@ def choice_item(*, grade_id: str, name: str, points: float, what: str,
                 cases=(Case(what=f"{name} is one of the choices {', '.join(choices)}"),),
                 probe=_answer_probe, compare=compare)
 
-
-def init_mlp(key, layer_sizes):
-    """He-normal weights W ~ N(0, 2 / n_in) of shape (n_in, n_out), zero biases, seeded by ``key``."""
-    seed = np.asarray(key).astype(np.uint32).ravel() if np.asarray(key).dtype.kind in "iu" else 0
-    rng = np.random.default_rng(seed)
-    sizes = [int(n) for n in layer_sizes]
-    return [(rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), np.zeros(b)) for a, b in zip(sizes[:-1], sizes[1:])]

@@ -202,10 +202,10 @@ ITEMS: list[Item] = [
                            lambda ks: sum(ks)),
                    Mistake("forgot the + 1", "start from the single centre pixel: R = 1 + sum(k - 1).",
                            lambda ks: sum(k - 1 for k in ks)))),
-    ref.choice_item(grade_id="test_answer_kernel_a", name="answer_kernel_a", points=1,
+    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_kernel_a", name="answer_kernel_a", points=1,
                     what="what kernel A does", choices=KERNEL_CHOICES),
-    ref.choice_item(grade_id="test_answer_kernel_b", name="answer_kernel_b", points=1,
+    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_kernel_b", name="answer_kernel_b", points=1,
                     what="what kernel B does", choices=KERNEL_CHOICES),
-    ref.choice_item(grade_id="test_answer_kernel_c", name="answer_kernel_c", points=1,
+    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_kernel_c", name="answer_kernel_c", points=1,
                     what="what kernel C does", choices=KERNEL_CHOICES),
 ]

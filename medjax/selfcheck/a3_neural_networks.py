@@ -171,10 +171,10 @@ ITEMS: list[Item] = [
                    Mistake("forgot the 2 of the square", "d/dyhat (yhat - y)^2 = 2 (yhat - y).", _grads_scaled(0.5)),
                    Mistake("mean over the batch only", "mse averages over ALL entries (N * outputs).", _grads_scaled(2.0))),
          banned=(*BANNED, *AUTODIFF)),
-    ref.choice_item(grade_id="test_answer_linear_collapse", name="answer_linear_collapse", points=1,
+    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_linear_collapse", name="answer_linear_collapse", points=1,
                     what="what two linear layers without an activation compute",
                     choices=("linear", "quadratic", "relu network")),
-    ref.choice_item(grade_id="test_answer_dead_gradient", name="answer_dead_gradient", points=1,
+    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_dead_gradient", name="answer_dead_gradient", points=1,
                     what="which activation has zero gradient for every negative input",
                     choices=("relu", "leaky_relu", "elu")),
 ]
