@@ -426,7 +426,7 @@ def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Chil
         result.execution_time = round(time.monotonic() - start, 3)
         update(result)
         return result
-    sources = [s for _, s in cells]
+    sources = static.parse(s for _, s in cells)
     session = _Session(get_child, cells, result, limits)
     try:
         for item, res in zip(suite.items, result.items):

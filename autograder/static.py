@@ -24,7 +24,10 @@ function are reported by :func:`suspicious_names` for the instructor.
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Iterable, Sequence
+
+_PARSE_LOCK = threading.Lock()  # CPython 3.11's ast.parse is not safe in concurrent threads
 
 SHORT = {"jnp": "jax.numpy", "np": "numpy", "lax": "jax.lax", "nn": "flax.linen"}
 SUSPICIOUS = ("getattr", "__import__", "importlib", "eval", "exec", "compile", "globals", "vars",
@@ -51,12 +54,17 @@ def _normal(name: str) -> str:
     return f"{SHORT[head]}.{rest}" if head in SHORT and rest else SHORT.get(name, name)
 
 
-def _parse(sources: Iterable[str]) -> list[ast.Module]:
+def parse(sources: Iterable[str | ast.Module]) -> list[ast.Module]:
+    """Parse the cells once (already parsed trees pass through); unparsable cells are left out."""
     trees = []
     for source in sources:
+        if isinstance(source, ast.Module):
+            trees.append(source)
+            continue
         try:
-            trees.append(ast.parse(source))
-        except (SyntaxError, ValueError):
+            with _PARSE_LOCK:
+                trees.append(ast.parse(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
             continue  # reported by the child as a cell error
     return trees
 
@@ -95,9 +103,9 @@ def _definitions(trees: Sequence[ast.Module]) -> dict[str, list[ast.AST]]:
     return defs
 
 
-def referenced_names(sources: Iterable[str], name: str) -> set[str]:
+def referenced_names(sources: Iterable[str | ast.Module], name: str) -> set[str]:
     """Resolved dotted names used by ``name`` and the notebook's helpers it reaches."""
-    trees = _parse(sources)
+    trees = parse(sources)
     alias, defs = aliases(trees), _definitions(trees)
     seen, todo, names = set(), [name], set()
     while todo:
@@ -118,7 +126,7 @@ def referenced_names(sources: Iterable[str], name: str) -> set[str]:
     return names
 
 
-def banned_names(sources: Iterable[str], name: str, banned: Sequence[str]) -> list[str]:
+def banned_names(sources: Iterable[str | ast.Module], name: str, banned: Sequence[str]) -> list[str]:
     """The dotted names ``name`` uses that start with a banned prefix (sorted, longest form)."""
     if not banned:
         return []
@@ -128,7 +136,7 @@ def banned_names(sources: Iterable[str], name: str, banned: Sequence[str]) -> li
     return sorted(h for h in hits if not any(o != h and o.startswith(h + ".") for o in hits))
 
 
-def suspicious_names(sources: Iterable[str], name: str) -> list[str]:
+def suspicious_names(sources: Iterable[str | ast.Module], name: str) -> list[str]:
     """Dynamic lookups inside the graded function that a static check cannot see through."""
     used = referenced_names(sources, name)
     return sorted(u for u in used if any(u == s or u.startswith(s + ".") for s in SUSPICIOUS))
