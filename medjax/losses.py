@@ -11,10 +11,12 @@ an N x N matrix) and takes ``reduction="mean" | "sum" | "none"``.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from medjax._checks import ShapeError, check_choice, check_same_shape, shape_of
@@ -31,6 +33,11 @@ def _reduce(values: jax.Array, reduction: str) -> jax.Array:
     if reduction == "mean":
         return jnp.mean(values)
     return jnp.sum(values) if reduction == "sum" else values
+
+
+# The formulas run as one compiled program per input shape (``_jit``): much faster
+# than op-by-op dispatch when a loss is called outside jit, identical inside it.
+_jit = functools.partial(jax.jit, static_argnames="reduction")
 
 
 def _pair(fn: str, a_name: str, a: ArrayLike, b_name: str, b: ArrayLike, reduction: str):
@@ -56,6 +63,11 @@ def bce(probs: ArrayLike, targets: ArrayLike, *, eps: float = 1e-7, reduction: s
     0.1643
     """
     p, y = _pair("bce", "probs", probs, "targets", targets, reduction)
+    return _bce(p, y, eps, reduction=reduction)
+
+
+@_jit
+def _bce(p: jax.Array, y: jax.Array, eps: ArrayLike, reduction: str) -> jax.Array:
     # clip p and 1 - p from below by eps: the same as p in [eps, 1 - eps], but exact in
     # float32, where 1 - 1e-7 is not representable and would round the cap to -log(1.19e-7)
     log_p = jnp.log(jnp.clip(p, eps, 1.0))
@@ -85,13 +97,18 @@ def bce_with_logits(logits: ArrayLike, targets: ArrayLike, *, reduction: str = "
     0.3808
     """
     x, y = _pair("bce_with_logits", "logits", logits, "targets", targets, reduction)
+    w = None if pos_weight is None else _broadcast_pos_weight(_float(pos_weight), y.shape)
+    return _bce_logits(x, y, w, reduction=reduction)
+
+
+@_jit
+def _bce_logits(x: jax.Array, y: jax.Array, w: jax.Array | None, reduction: str) -> jax.Array:
     # softplus(x) = log(1 + e^x) = max(x, 0) + log1p(exp(-|x|)), evaluated by logaddexp,
     # whose derivative is exactly sigmoid(x) also at x = 0 (the max/abs form gives a
     # wrong subgradient there, and zero logits are common at initialisation).
-    if pos_weight is None:
+    if w is None:
         loss = jnp.logaddexp(x, 0.0) - x * y
     else:
-        w = _broadcast_pos_weight(_float(pos_weight), y.shape)
         loss = (1 - y) * x + (1 + (w - 1) * y) * jnp.logaddexp(-x, 0.0)   # softplus(-x) = -log sigmoid(x)
     return _reduce(loss, reduction)
 
@@ -128,29 +145,42 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike, *, reduction: str = "mea
     x, labels = _float(logits), jnp.asarray(labels)
     if x.ndim < 1:
         raise ShapeError(f"{fn}: 'logits' must have shape (N, C), got {x.shape}")
-    log_p = x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
-    log_p = log_p - jnp.log(jnp.sum(jnp.exp(log_p), axis=-1, keepdims=True))
     if labels.shape == x.shape:
-        loss = -jnp.sum(_float(labels) * log_p, axis=-1)
-    elif labels.shape == x.shape[:-1]:
-        loss = _nll_from_ids(fn, log_p, labels)
-    else:
+        return _ce_dense(x, _float(labels), reduction=reduction)
+    if labels.shape != x.shape[:-1]:
         raise ShapeError(f"{fn}: 'labels' must have shape {x.shape[:-1]} (class ids) or {x.shape} "
                          f"(one-hot) for 'logits' of shape {x.shape}, got {labels.shape}")
-    return _reduce(loss, reduction)
+    _check_ids(fn, labels, x.shape[-1])
+    return _ce_ids(x, labels, reduction=reduction)
 
 
-def _nll_from_ids(fn: str, log_p: jax.Array, ids: jax.Array) -> jax.Array:
-    c = log_p.shape[-1]
+def _log_softmax(x: jax.Array) -> jax.Array:
+    z = x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
+    return z - jnp.log(jnp.sum(jnp.exp(z), axis=-1, keepdims=True))
+
+
+@_jit
+def _ce_dense(x: jax.Array, y: jax.Array, reduction: str) -> jax.Array:
+    return _reduce(-jnp.sum(y * _log_softmax(x), axis=-1), reduction)
+
+
+@_jit
+def _ce_ids(x: jax.Array, ids: jax.Array, reduction: str) -> jax.Array:
+    log_p, c = _log_softmax(x), x.shape[-1]
+    valid = (ids >= 0) & (ids < c)
+    picked = jnp.take_along_axis(log_p, jnp.clip(ids, 0, c - 1)[..., None], axis=-1)[..., 0]
+    return _reduce(jnp.where(valid, -picked, jnp.nan), reduction)
+
+
+def _check_ids(fn: str, ids: jax.Array, c: int) -> None:
     if not jnp.issubdtype(ids.dtype, jnp.integer):
         raise TypeError(f"{fn}: 'labels' of shape {ids.shape} must be integer class ids, got dtype {ids.dtype} "
                         f"(pass one-hot labels with the shape of 'logits' instead)")
-    if not isinstance(ids, jax.core.Tracer) and ids.size and (int(ids.min()) < 0 or int(ids.max()) >= c):
-        raise ValueError(f"{fn}: 'labels' must be class ids in [0, {c}), got values in "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
-    valid = (ids >= 0) & (ids < c)
-    picked = jnp.take_along_axis(log_p, jnp.clip(ids, 0, c - 1)[..., None], axis=-1)[..., 0]
-    return jnp.where(valid, -picked, jnp.nan)
+    if isinstance(ids, jax.core.Tracer) or ids.size == 0:
+        return   # under jit: out-of-range ids give nan
+    lo, hi = int(np.min(ids)), int(np.max(ids))
+    if lo < 0 or hi >= c:
+        raise ValueError(f"{fn}: 'labels' must be class ids in [0, {c}), got values in [{lo}, {hi}]")
 
 
 def mse(preds: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> jax.Array:
@@ -160,6 +190,11 @@ def mse(preds: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> jax
     4.3333
     """
     p, t = _pair("mse", "preds", preds, "targets", targets, reduction)
+    return _mse(p, t, reduction=reduction)
+
+
+@_jit
+def _mse(p: jax.Array, t: jax.Array, reduction: str) -> jax.Array:
     return _reduce((p - t) ** 2, reduction)
 
 
@@ -185,6 +220,11 @@ def dice_coefficient(pred: ArrayLike, target: ArrayLike, *, eps: float = 1e-6, a
     [1. 1.]
     """
     p, t = _pair("dice_coefficient", "pred", pred, "target", target, "none")
+    return _dice(p, t, eps, axis=tuple(axis) if isinstance(axis, list) else axis)
+
+
+@functools.partial(jax.jit, static_argnames="axis")
+def _dice(p: jax.Array, t: jax.Array, eps: ArrayLike, axis: Any) -> jax.Array:
     inter = jnp.sum(p * t, axis=axis)
     total = jnp.sum(p, axis=axis) + jnp.sum(t, axis=axis)
     return (2 * inter + eps) / (total + eps)
@@ -205,5 +245,9 @@ def dice_loss(pred: ArrayLike, target: ArrayLike, *, eps: float = 1e-6, reductio
     if p.ndim < 2:
         raise ShapeError(f"{fn}: 'pred' must have shape (N, ...) with a batch axis first and at least one "
                          f"more axis, got {shape_of(p)}")
-    dice = dice_coefficient(p, t, eps=eps, axis=tuple(range(1, p.ndim)))
-    return _reduce(1 - dice, reduction)
+    return _dice_loss(p, t, eps, reduction=reduction)
+
+
+@_jit
+def _dice_loss(p: jax.Array, t: jax.Array, eps: ArrayLike, reduction: str) -> jax.Array:
+    return _reduce(1 - _dice(p, t, eps, axis=tuple(range(1, p.ndim))), reduction)

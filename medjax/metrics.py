@@ -17,6 +17,8 @@ Array([[4, 1],
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,6 +58,11 @@ def _binary_counts(fn: str, y_true: ArrayLike, y_pred: ArrayLike):
     t, p = _labels(fn, y_true, y_pred)
     _check_values(fn, "y_true", t, 2)
     _check_values(fn, "y_pred", p, 2, _THRESHOLD_HINT)
+    return _counts(t, p)
+
+
+@jax.jit   # one compiled program per input size: faster than op-by-op when called eagerly
+def _counts(t: jax.Array, p: jax.Array):
     t, p = t == 1, p == 1
     tp = jnp.sum(t & p)
     fp = jnp.sum(~t & p)
@@ -82,6 +89,11 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int = 2)
     t, p = _labels(fn, y_true, y_pred)
     _check_values(fn, "y_true", t, c)
     _check_values(fn, "y_pred", p, c, _THRESHOLD_HINT)
+    return _confusion(t, p, c)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _confusion(t: jax.Array, p: jax.Array, c: int) -> jax.Array:
     hot_t = jax.nn.one_hot(t.astype(jnp.int32), c, dtype=jnp.int32)
     hot_p = jax.nn.one_hot(p.astype(jnp.int32), c, dtype=jnp.int32)
     return hot_t.T @ hot_p
@@ -180,6 +192,11 @@ def roc_auc(y_true: ArrayLike, scores: ArrayLike) -> jax.Array:
     _check_values(fn, "y_true", t, 2)
     if not isinstance(s, jax.core.Tracer) and bool(jnp.any(jnp.isnan(s))):
         raise ValueError(f"{fn}: 'scores' must not contain nan")
+    return _auc(t, s)
+
+
+@jax.jit
+def _auc(t: jax.Array, s: jax.Array) -> jax.Array:
     pos = t == 1
     order = jnp.argsort(s)
     sorted_s = s[order]

@@ -2,7 +2,7 @@
 import jax
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medjax import ShapeError
@@ -39,7 +39,8 @@ def test_worked_row_in_each_mode():
     np.testing.assert_array_equal(pad(row, widths, "reflect"), [[3, 2, 1, 2, 3, 4, 3, 2]])
 
 
-@given(h=st.integers(2, 6), w=st.integers(2, 6), t=st.integers(0, 3), b=st.integers(0, 3),
+@settings(max_examples=20)
+@given(h=st.sampled_from([2, 5]), w=st.sampled_from([3, 6]), t=st.integers(0, 3), b=st.integers(0, 3),
        l=st.integers(0, 3), r=st.integers(0, 3), mode=st.sampled_from(["zero", "replicate", "reflect"]),
        seed=st.integers(0, 2**16))
 def test_matches_brute_force_2d_and_4d(h, w, t, b, l, r, mode, seed):
