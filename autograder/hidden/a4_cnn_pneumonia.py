@@ -65,8 +65,8 @@ HIDDEN: dict[str, tuple[Case, ...]] = {
         Case(args=([3, 28, 28, 1],), what="a batch of 3"),
     ),
     "test_train_step": (
-        Case(args=(1, 32, 4, 0.05, 0.1), what="imbalanced batch (10 % positive)"),
-        Case(args=(2, 8, 3, 0.1, 1.0), what="all-positive batch"),
+        Case(args=(1, 16, 4, 0.05, 0.1), what="imbalanced batch (10 % positive)"),
+        Case(args=(2, 16, 4, 0.05, 1.0), what="all-positive batch"),
     ),
     "test_augment": (
         Case(args=(5, 4, 64), what="64x64 images"),

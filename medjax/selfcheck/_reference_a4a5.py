@@ -88,8 +88,9 @@ def split_sizes(n: int, fractions: Sequence[float] = (0.6, 0.2, 0.2)) -> list[in
 
 
 def split_dataset(key, n: int, fractions: Sequence[float] = (0.6, 0.2, 0.2)):
-    """Shuffle ``range(n)`` with ``key`` and cut it into train, val and test index arrays."""
-    order = np.asarray(jax.random.permutation(key, n))
+    """Shuffle ``range(n)`` (NumPy, seeded from ``key``) and cut it into train, val and test index arrays."""
+    seed = np.asarray(jax.random.key_data(key)).astype(np.uint64).ravel().tolist()
+    order = np.random.default_rng(seed).permutation(n)
     a, b, _ = split_sizes(n, fractions)
     return order[:a], order[a:a + b], order[a + b:]
 
