@@ -195,7 +195,7 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
         batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-4, schedule: str = "cosine",
         augment: steps.Augment | None = None, early_stopping_patience: int | None = None,
         monitor: str = "val_loss", class_weight: str | float | None = None, seed: int = 0,
-        progress: bool | str = True, data_parallel: bool = False, scan_steps: int = 8,
+        progress: bool | str = True, data_parallel: bool = False, scan_steps: int | None = None,
         threshold_criterion: str = "youden", checkpoint_dir: str | None = None, resume: bool = False,
         compilation_cache: bool | str = True, on_epoch: Callable[[dict], None] | None = None,
         ) -> tuple[TrainState, dict[str, Any]]:
@@ -214,7 +214,10 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
             training labels) or a number, for binary/multilabel losses.
         progress: ``True`` (tqdm on stdout), ``"stderr"``, or ``False``.
         data_parallel: split each batch over all local devices.
-        scan_steps: training steps per compiled call (``lax.scan``).
+        scan_steps: training steps per compiled call (``lax.scan``); default 1 on CPU
+            (XLA:CPU runs convolutions inside a rolled loop about 10x slower than
+            in a single step, measured with SimpleCNN at batch 128) and 8 on
+            accelerators, where it saves the per-step launch.
         threshold_criterion: how the decision threshold is chosen on validation.
         checkpoint_dir, resume: save after every epoch; with ``resume`` continue
             from the newest checkpoint there.
@@ -243,7 +246,10 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
     if mesh is not None and batch_size % mesh.devices.size:
         raise ValueError(f"fit: batch_size {batch_size} must be a multiple of the {mesh.devices.size} devices")
     steps_per_epoch = n // batch_size
+    if scan_steps is None:
+        scan_steps = 1 if jax.default_backend() == "cpu" else 8
     chunk = max(1, min(scan_steps, steps_per_epoch))
+    n_chunks = steps_per_epoch // chunk if chunk > 1 else 0
 
     pos_weight = None
     if class_weight == "balanced":
@@ -272,10 +278,12 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
     idx = _epoch_batches(n, batch_size, seed, 0)
     scan_fn = steps.compile_step(steps._scan_steps, task=task, augment=augment)
     one_fn = steps.compile_step(steps._train_step, task=task, augment=augment)
-    sample = put((images[idx[:chunk]], targets[idx[:chunk]]), True)
-    scan_c, compile_s = _compile(scan_fn, state, *sample, pw)
-    one_c = None
-    if steps_per_epoch % chunk:
+    scan_c = one_c = None
+    compile_s = 0.0
+    if n_chunks:
+        sample = put((images[idx[:chunk]], targets[idx[:chunk]]), True)
+        scan_c, compile_s = _compile(scan_fn, state, *sample, pw)
+    if n_chunks * chunk < steps_per_epoch:
         one_c, t = _compile(one_fn, state, *put((images[idx[0]], targets[idx[0]]), False), pw)
         compile_s += t
     eval_c = None
@@ -297,12 +305,12 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
         idx = _epoch_batches(n, batch_size, seed, epoch)
         bar = _Progress(progress, steps_per_epoch * batch_size, epoch, epochs)
         totals = None
-        for c in range(steps_per_epoch // chunk):
+        for c in range(n_chunks):
             block = idx[c * chunk:(c + 1) * chunk]
             state, sums = scan_c(state, *put((images[block], targets[block]), True), pw)
             totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
             bar.update(block.size)
-        for row in idx[(steps_per_epoch // chunk) * chunk:]:
+        for row in idx[n_chunks * chunk:]:
             state, sums = one_c(state, *put((images[row], targets[row]), False), pw)
             totals = jax.tree.map(jnp.add, totals, sums) if totals is not None else sums
             bar.update(row.size)

@@ -104,12 +104,13 @@ def _train_step(state: TrainState, images, labels, pos_weight=None, *, task: str
     return state, _metric_sums(jax.lax.stop_gradient(logits), labels, losses, mask, task)
 
 
-def _scan_steps(state: TrainState, images, labels, pos_weight=None, *, task: str, augment: Augment | None = None):
+def _scan_steps(state: TrainState, images, labels, pos_weight=None, *, task: str, augment: Augment | None = None,
+                unroll: int | bool = 1):
     def body(carry, batch):
         carry, metrics = _train_step(carry, *batch, pos_weight, task=task, augment=augment)
         return carry, metrics
 
-    state, metrics = jax.lax.scan(body, state, (images, labels))
+    state, metrics = jax.lax.scan(body, state, (images, labels), unroll=unroll)
     return state, jax.tree.map(lambda m: m.sum(axis=0), metrics)
 
 
@@ -141,11 +142,17 @@ input ``state`` is donated: do not use it after the call. ``metric_sums`` has
 (1, 0.6931)
 """
 
-train_steps_scan = jax.jit(_scan_steps, static_argnames=_STATIC, donate_argnums=0)
+train_steps_scan = jax.jit(_scan_steps, static_argnames=(*_STATIC, "unroll"), donate_argnums=0)
 train_steps_scan.__doc__ = """Several training steps in one call: ``lax.scan`` of :func:`train_step`
 over stacked batches ``images (S, B, ...)`` and ``labels (S, B, ...)``;
 returns the new state and the metric sums over all ``S`` steps. The results
 equal ``S`` calls of :func:`train_step`, with one dispatch instead of ``S``.
+
+Measured on 2 CPU cores (batch 128, S = 8): LogisticRegression 0.5 -> 0.2 ms
+per step (dispatch-bound: scan wins 2.8x); SimpleCNN 228 -> 2576 ms per step
+(XLA:CPU runs the convolutions of a rolled loop body about 10x slower).
+``unroll=True`` (static) unrolls the loop: SimpleCNN back to 214 ms per step,
+at about S times the compile time. ``fit`` therefore scans only off CPU.
 """
 
 eval_step = jax.jit(_eval_step, static_argnames=("task",))
