@@ -77,37 +77,79 @@ def gaussian(size: int = 5, sigma: float = 1.0) -> jax.Array:
 
 
 def sharpen() -> jax.Array:
-    """Sharpen: ``5 * centre - (up + down + left + right)``, sum 1 (identity plus a negative Laplacian)."""
+    """Sharpen: ``5 * centre - (up + down + left + right)``, sum 1 (identity minus the Laplacian).
+
+    >>> print(sharpen())
+    [[ 0. -1.  0.]
+     [-1.  5. -1.]
+     [ 0. -1.  0.]]
+    """
     return _k([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
 
 
 def sobel_x() -> jax.Array:
-    """Sobel horizontal gradient: ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]``, finds vertical edges."""
+    """Sobel horizontal gradient ``d/dx``: finds vertical edges, centre row weighted 2.
+
+    >>> print(sobel_x())
+    [[-1.  0.  1.]
+     [-2.  0.  2.]
+     [-1.  0.  1.]]
+    """
     return _k([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 
 
 def sobel_y() -> jax.Array:
-    """Sobel vertical gradient (``sobel_x`` transposed), positive where it brightens downwards."""
+    """Sobel vertical gradient ``d/dy`` (``sobel_x`` transposed), positive where it brightens downwards.
+
+    >>> print(sobel_y())
+    [[-1. -2. -1.]
+     [ 0.  0.  0.]
+     [ 1.  2.  1.]]
+    """
     return _k([[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
 
 
 def prewitt_x() -> jax.Array:
-    """Prewitt horizontal gradient: ``[[-1, 0, 1]] * 3`` (Sobel without the centre weighting)."""
+    """Prewitt horizontal gradient (Sobel without the centre weighting).
+
+    >>> print(prewitt_x())
+    [[-1.  0.  1.]
+     [-1.  0.  1.]
+     [-1.  0.  1.]]
+    """
     return _k([[-1, 0, 1]] * 3)
 
 
 def prewitt_y() -> jax.Array:
-    """Prewitt vertical gradient (``prewitt_x`` transposed)."""
+    """Prewitt vertical gradient (``prewitt_x`` transposed).
+
+    >>> print(prewitt_y())
+    [[-1. -1. -1.]
+     [ 0.  0.  0.]
+     [ 1.  1.  1.]]
+    """
     return _k([[-1, -1, -1], [0, 0, 0], [1, 1, 1]])
 
 
 def laplacian() -> jax.Array:
-    """4-neighbour Laplacian ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``: sum 0, responds to blobs and edges."""
+    """4-neighbour Laplacian ``f(up) + f(down) + f(left) + f(right) - 4 f(centre)``: sum 0, finds blobs and edges.
+
+    >>> print(laplacian())
+    [[ 0.  1.  0.]
+     [ 1. -4.  1.]
+     [ 0.  1.  0.]]
+    """
     return _k([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
 
 
 def vertical_edge() -> jax.Array:
-    """The course's vertical-edge detector ``[[1, 0, -1]] * 3``: positive where bright is left of dark."""
+    """The course's vertical-edge detector: positive where bright is left of dark.
+
+    >>> print(vertical_edge())
+    [[ 1.  0. -1.]
+     [ 1.  0. -1.]
+     [ 1.  0. -1.]]
+    """
     return _k([[1, 0, -1]] * 3)
 
 

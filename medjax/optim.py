@@ -57,6 +57,12 @@ def gradient_descent(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, lr:
     Returns:
       ``(params, losses)``: the final parameters and a (num_steps,) array
       whose entry ``t`` is the loss BEFORE step ``t``.
+
+    >>> params = {"w": jnp.array([1.0, -1.0]), "b": jnp.array(0.0)}
+    >>> loss = lambda p: jnp.mean((jnp.array([[1.0, 2.0]]) @ p["w"] + p["b"] - 1.0) ** 2)
+    >>> params, losses = gradient_descent(loss, params, lr=0.1, num_steps=20)
+    >>> bool(losses[-1] < losses[0]), losses.shape
+    (True, (20,))
     """
     num_steps = check_positive_int("gradient_descent", "num_steps", num_steps, minimum=0)
     value_and_grad = jax.value_and_grad(loss_fn)
