@@ -36,7 +36,7 @@ import socket
 import sys
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 REQ, RESP = 3, 4  # the student's protocol fds (0 is /dev/null, 1 and 2 the output pipe)
 GRADER_CONFIG = (("jax_enable_x64", False), ("jax_disable_jit", False), ("jax_platforms", "cpu"),
@@ -81,9 +81,11 @@ class _Lines:
         return json.loads(line)
 
 
-def _grader_config(jax) -> None:
+def _grader_config(jax, cache: str | None = None) -> None:
     """Re-apply the grader's JAX settings (a student's ``jax.config.update`` is undone)."""
-    for name, value in GRADER_CONFIG:
+    extra = (("jax_compilation_cache_dir", cache), ("jax_persistent_cache_min_compile_time_secs", 0),
+             ("jax_persistent_cache_min_entry_size_bytes", -1)) if cache else ()
+    for name, value in (*GRADER_CONFIG, *extra):
         try:
             jax.config.update(name, value)
         except Exception:  # noqa: BLE001 - an option this JAX version lacks
@@ -117,7 +119,7 @@ def _primitives(jaxpr, out: set) -> set:
     return out
 
 
-def _probe(req: dict, ns: dict, items: dict, jax, cases) -> dict:
+def _probe(req: dict, ns: dict, items: dict, jax, cases, cache: str | None) -> dict:
     item = items.get(req["grade_id"])
     if item is None:
         return {"ok": False, "kind": "GraderError", "error": f"unknown item {req['grade_id']}"}
@@ -126,7 +128,7 @@ def _probe(req: dict, ns: dict, items: dict, jax, cases) -> dict:
     obj = ns[item.name]
     case = cases.Case(args=tuple(_pack_args(cases.from_plain(req["args"]))),
                       kwargs=_pack_args(cases.from_plain(req["kwargs"])))
-    _grader_config(jax)
+    _grader_config(jax, cache)
     out: dict = {"ok": True}
     try:
         value = cases.call_probe(item, obj, case)
@@ -135,7 +137,7 @@ def _probe(req: dict, ns: dict, items: dict, jax, cases) -> dict:
         return {"ok": False, **_error(exc)}
     if req.get("jaxpr"):
         try:
-            _grader_config(jax)
+            _grader_config(jax, cache)
             out["primitives"] = sorted(_primitives(jax.make_jaxpr(lambda: cases.call_probe(item, obj, case))(), set()))
         except BaseException as exc:  # noqa: BLE001 - not traceable (NumPy code): no jaxpr check
             out["jaxpr_error"] = _error(exc)["error"]
@@ -167,7 +169,7 @@ def student_main(config: dict) -> None:
 
     from medjax.selfcheck import cases
 
-    _grader_config(jax)
+    _grader_config(jax, config.get("jax_cache"))
     jax.devices()  # initialise the backend now, with the grader's XLA_FLAGS, before student code
     module = importlib.import_module(config["items_module"])
     items = {item.grade_id: item for item in module.ITEMS}
@@ -183,7 +185,8 @@ def student_main(config: dict) -> None:
         if req.get("op") == "run":
             _run_cells(req, ns)
         elif req.get("op") == "probe":
-            _jsonline(RESP, {"op": "result", "seq": req.get("seq"), **_probe(req, ns, items, jax, cases)})
+            _jsonline(RESP, {"op": "result", "seq": req.get("seq"),
+                             **_probe(req, ns, items, jax, cases, config.get("jax_cache"))})
     os._exit(0)
 
 
@@ -229,6 +232,11 @@ def _fresh_dirs(spec: dict) -> None:
     os.makedirs(spec["home"], exist_ok=True)
     os.chown(spec["home"], spec["uid"], spec["uid"])
     os.chmod(spec["home"], 0o700)
+    cache = spec.get("jax_cache")
+    if cache and spec.get("cache_writable"):
+        os.chown(cache, spec["uid"], spec["uid"])  # the trusted warm-up fills it
+    elif cache:
+        _mount(cache, cache, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
 

@@ -24,6 +24,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--items-module", help=argparse.SUPPRESS)
     parser.add_argument("--hidden-module", help=argparse.SUPPRESS)
     parser.add_argument("--no-cache", action="store_true", help="grade again even if a cached result exists")
+    parser.add_argument("--warmup", metavar="NOTEBOOK",
+                        help="instructor's solution run once to fill the shared compilation cache "
+                             "(default: solutions/<ID>/<ID>.ipynb when present)")
+    parser.add_argument("--no-warmup", action="store_true", help="no shared compilation cache")
+
+
+def _warmup_notebook(args: argparse.Namespace):
+    from pathlib import Path
+
+    if args.warmup:
+        return Path(args.warmup)
+    default = Path(__file__).resolve().parents[1] / "solutions" / args.assignment / f"{args.assignment}.ipynb"
+    return default if default.is_file() else None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -45,7 +58,8 @@ def main(args: argparse.Namespace) -> int:
         sandbox.warn_weak_mode()
     limits = Limits(submission=args.timeout, test=min(args.test_timeout, args.timeout))
     try:
-        results = grade_all(subs, suite, args.out, jobs=args.jobs, limits=limits, use_cache=not args.no_cache)
+        results = grade_all(subs, suite, args.out, jobs=args.jobs, limits=limits, use_cache=not args.no_cache,
+                            warmup=None if args.no_warmup else _warmup_notebook(args))
     except Exception as exc:  # noqa: BLE001 - the grader itself failed
         print(f"medjax grade: grader failure: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

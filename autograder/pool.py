@@ -10,6 +10,7 @@ student's files as soon as they change and ``grades.csv`` after every submission
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -19,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from autograder import results as out
-from autograder.grade import Limits, ResultCache, StudentResult, Suite, cache_key, grade_submission
-from autograder.sandbox import Child, SandboxLimits, Zygote
+from autograder import static
+from autograder.grade import (Limits, ResultCache, StudentResult, Suite, _Session, cache_key, grade_submission,
+                              read_notebook)
+from autograder.sandbox import Child, SandboxLimits, Zygote, strong_mode_available
 from autograder.submissions import Submission
 
 
@@ -28,8 +31,8 @@ class WarmPool:
     """Pre-forked sandboxed interpreters, one per submission."""
 
     def __init__(self, items_module: str, *, spares: int = 2, limits: SandboxLimits = SandboxLimits(),
-                 strong: bool | None = None):
-        self.zygote = Zygote(items_module, limits=limits, strong=strong)
+                 strong: bool | None = None, jax_cache: Path | None = None):
+        self.zygote = Zygote(items_module, limits=limits, strong=strong, jax_cache=jax_cache)
         self.spares: deque[Child] = deque()
         self.size = max(1, spares)
         self.lock = threading.Lock()
@@ -78,20 +81,79 @@ class Progress:
                   end=end, file=self.stream, flush=True)
 
 
+_CACHE_ENTRY = re.compile(r"^(?:jit|pjit|pmap)_(?P<name>.*)-[0-9a-f]{64}(?:-.*)?$")
+
+
+def warm_up(pool: WarmPool, suite: Suite, notebook: Path, cache_dir: Path, limits: Limits) -> None:
+    """Fill the shared compilation cache by grading the instructor's solution in a trusted child.
+
+    Students later read the cache (read-only) and skip compiling the same small
+    programs (``jnp`` operations on the same shapes). Entries compiled for
+    functions the solution defines (a jitted solution function) are deleted, so
+    the cache holds library operations only, never the solution's own code.
+    """
+    cells = read_notebook(notebook.read_bytes())
+    cache_dir.chmod(0o777)
+    session = _Session(lambda: pool.zygote.spawn(writable_cache=True), cells,
+                       StudentResult("warm-up", suite.assignment), Limits(submission=max(limits.submission, 600),
+                                                                          test=max(limits.test, 120)))
+    try:
+        for item in suite.items:
+            for case, _hidden in suite.cases(item):
+                session.probe(item, case, False)
+    finally:
+        session.close()
+    own = _defined_names(static.parse(s for _, s in cells))
+    for entry in cache_dir.iterdir():
+        m = _CACHE_ENTRY.match(entry.name)
+        if entry.is_file() and (m is None or m["name"] in own or m["name"].startswith("<")):
+            entry.unlink()
+    cache_dir.chmod(0o755)
+    (cache_dir / ".complete").write_text(notebook.name)
+
+
+def _defined_names(trees) -> set[str]:
+    import ast
+
+    names = {"<lambda>", "<unnamed function>", "<unnamed wrapped function>"}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return names
+
+
 def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs: int | None = None,
               limits: Limits = Limits(), sandbox: SandboxLimits = SandboxLimits(), strong: bool | None = None,
-              use_cache: bool = True, on_result: Callable[[StudentResult], None] | None = None) -> list[StudentResult]:
-    """Grade every submission into ``out_dir``; one result per submission, in input order."""
+              use_cache: bool = True, warmup: Path | None = None,
+              on_result: Callable[[StudentResult], None] | None = None) -> list[StudentResult]:
+    """Grade every submission into ``out_dir``; one result per submission, in input order.
+
+    ``warmup``: the instructor's solution notebook, run once (trusted) to fill the
+    shared read-only compilation cache (strong sandbox mode only).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, jobs or os.cpu_count() or 1)
     cache = ResultCache(out_dir / ".cache" if use_cache else None)
-    suite.compute_expected(out_dir / ".cache" if use_cache else None)
+    suite.compute_expected()
     progress = Progress(len(subs))
     grade_ids = [i.grade_id for i in suite.items]
     done: dict[int, StudentResult] = {}
     lock = threading.Lock()
-    pool = WarmPool(suite.items_module, spares=jobs, limits=sandbox, strong=strong)
+    strong = strong_mode_available() if strong is None else strong
+    xla = out_dir / ".cache" / f"xla-{suite.version[:16]}" if warmup and strong else None
+    if xla is not None:
+        xla.mkdir(parents=True, exist_ok=True)
+    pool = WarmPool(suite.items_module, spares=jobs, limits=sandbox, strong=strong, jax_cache=xla)
+    if xla is not None and not (xla / ".complete").exists():
+        try:
+            warm_up(pool, suite, Path(warmup), xla, limits)
+        except BaseException:
+            pool.close()
+            raise
 
     def work(index: int, sub: Submission) -> StudentResult:
         key = cache_key(sub, suite, limits)

@@ -42,6 +42,7 @@ from pathlib import Path
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 STUDENT_HOME = "/home/student"
+JAX_CACHE = "/jaxcache"
 # Imported once in the zygote, so that every student process starts with them loaded.
 PRELOAD = ("scipy", "scipy.signal", "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager", "pydicom",
            "flax.linen", "optax")
@@ -112,7 +113,7 @@ def _parents(path: Path, made: set) -> list[str]:
     return args
 
 
-def bwrap_command(python: str, mounts: list[tuple[Path, str]]) -> list[str]:
+def bwrap_command(python: str, mounts: list[tuple[Path, str]], writable: tuple[tuple[Path, str], ...] = ()) -> list[str]:
     """The bubblewrap command line: namespaces, read-only binds, tmpfs, kept capabilities."""
     cmd = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
@@ -133,6 +134,8 @@ def bwrap_command(python: str, mounts: list[tuple[Path, str]]) -> list[str]:
             cmd += _parents(Path(dest), made)
         cmd += ["--ro-bind", str(src), str(dest)]
         made.add(str(dest))
+    for src, dest in writable:  # the shared compilation cache: read-only again in every student process
+        cmd += ["--bind", str(src), dest]
     return cmd + ["--chdir", "/tmp", python, "-I", "-S"]
 
 
@@ -248,9 +251,10 @@ class Zygote:
     """The sandboxed parent of all student processes of one grader run."""
 
     def __init__(self, items_module: str, *, limits: SandboxLimits = SandboxLimits(),
-                 strong: bool | None = None):
+                 strong: bool | None = None, jax_cache: Path | None = None):
         self.limits = limits
         self.strong = strong_mode_available() if strong is None else strong
+        self.jax_cache = jax_cache if self.strong else None  # read-only sharing needs mount namespaces
         self.lock = threading.Lock()
         self.count = 0
         self.uid_base = 200000 + (os.getpid() % 20000) * 1000
@@ -282,9 +286,10 @@ class Zygote:
         config = {"sys_path": sys_path, "items_module": module, "control_fd": theirs.fileno(),
                   "strong": self.strong, "env": student_env(), "limits": self.limits.rlimits(),
                   "tmpfs_bytes": self.limits.tmpfs_bytes, "home": STUDENT_HOME, "tmp": "/tmp",
-                  "preload": list(PRELOAD)}
+                  "preload": list(PRELOAD), "jax_cache": JAX_CACHE if self.jax_cache else None}
         if self.strong:
-            cmd = bwrap_command(sys.executable, mounts) + ["/grader/child.py"]
+            writable = ((self.jax_cache, JAX_CACHE),) if self.jax_cache else ()
+            cmd = bwrap_command(sys.executable, mounts, writable) + ["/grader/child.py"]
         else:
             extra = self.weak_root / "extra"
             extra.mkdir()
@@ -313,8 +318,11 @@ class Zygote:
             self.close()
             raise RuntimeError(f"the sandbox did not start: {self.stderr.text()[-2000:]}")
 
-    def spawn(self) -> Child:
-        """Fork a fresh student process (backend initialised, waiting for its submission)."""
+    def spawn(self, *, writable_cache: bool = False) -> Child:
+        """Fork a fresh student process (backend initialised, waiting for its submission).
+
+        ``writable_cache`` only for the trusted warm-up run of the instructor's solution.
+        """
         with self.lock:
             self.count += 1
             ident = self.count
@@ -322,7 +330,7 @@ class Zygote:
             req_r, req_w = os.pipe()
             resp_r, resp_w = os.pipe()
             out_r, out_w = os.pipe()
-            spec = {"op": "spawn", "id": ident, "uid": uid}
+            spec = {"op": "spawn", "id": ident, "uid": uid, "cache_writable": bool(writable_cache)}
             if not self.strong:
                 home = self.weak_root / f"s{ident}"
                 spec.update(home=str(home / "home"), tmp=str(home / "home"))

@@ -174,6 +174,12 @@ CASES: dict[str, tuple[bytes, float, str | None]] = {
     "banned_scipy_helper": (nb_bytes(DOUBLE + SIZE, "import scipy.signal as ss\n"
                                                     "def _helper(a, b):\n    return ss.correlate2d(a, b, mode='valid')\n"
                                                     "def corr2d(image, kernel):\n    return _helper(image, kernel)\n"), 3.0, None),
+    "poison_compile_cache": (nb_bytes(DOUBLE, "import os\nCHEATED = False\n"
+                                          "for d in ['/jaxcache', os.path.expanduser('~/.cache/jax')]:\n"
+                                          "    try:\n        names = os.listdir(d)\n    except OSError:\n        continue\n"
+                                          "    for n in names + ['evil-entry']:\n        try:\n"
+                                          "            open(os.path.join(d, n), 'wb').write(b'junk')\n            CHEATED = True\n"
+                                          "        except OSError:\n            pass\n" + CHEAT_IF), 2.0, None),
     "exfiltrate_hidden_inputs": (nb_bytes(CORRECT, "import numpy as np\ndef double(x):\n    print('INPUT', x)\n"
                                                    "    raise ValueError('inputs were ' + repr(np.asarray(x).tolist()))\n"), 4.0, None),
 }
@@ -190,7 +196,9 @@ def graded(tmp_path_factory):
     subs = [Submission("bystander", nb_bytes(CORRECT), "bystander")]
     subs += [Submission(n, CASES[n][0], n) for n in names]
     start = time.monotonic()
-    results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=40, test=8), use_cache=False)
+    warm = out.parent / "solution.ipynb"  # fills the shared, read-only compilation cache first
+    warm.write_bytes(nb_bytes(CORRECT))
+    results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=40, test=8), use_cache=False, warmup=warm)
     elapsed = time.monotonic() - start
     time.sleep(4.5)  # let any background process that survived try to rewrite the results
     return {r.student: r for r in results}, out, elapsed

@@ -159,7 +159,9 @@ def run(tmp_path_factory):
                                              ("partial", nb_bytes(PARTIAL)), ("stub", nb_bytes(STUB)),
                                              ("missing", nb_bytes(MISSING)), ("inject", nb_bytes(INJECT)),
                                              ("empty", b""), ("syntax", nb_bytes(CORRECT, "def f(:"))]]
-    results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=60, test=20))
+    warm = out.parent / "warmup.ipynb"  # the "instructor's solution": a jitted double it defines itself
+    warm.write_bytes(nb_bytes(CORRECT + "\nimport jax\n@jax.jit\ndef double(x):\n    return 2.0 * x\n"))
+    results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=60, test=20), warmup=warm)
     return {r.student: r for r in results}, out, suite, subs
 
 
@@ -204,6 +206,20 @@ def test_regrade_uses_the_cache_and_gives_the_same_scores(run):
     again = grade_all(subs, suite, out, jobs=1, limits=Limits(submission=60, test=20))
     assert all(r.cached for r in again if r.status == "graded" or "syntax" in r.status)
     assert {r.student: r.score for r in again} == {s: r.score for s, r in results.items()}
+
+
+def test_warm_up_fills_the_shared_cache_with_library_code_only(run):
+    _, out, _, _ = run
+    from autograder.sandbox import strong_mode_available
+
+    caches = list((out / ".cache").glob("xla-*"))
+    if not strong_mode_available():
+        assert caches == []  # no read-only sharing without mount namespaces
+        return
+    [cache] = caches
+    names = [p.name for p in cache.iterdir()]
+    assert ".complete" in names and any(n.startswith("jit_") for n in names)
+    assert not any(n.startswith(("jit_double-", "jit_corr2d-", "jit_out_size-")) for n in names)
 
 
 def test_cli_grades_and_exits_zero_even_for_broken_notebooks(tmp_path, capsys):
