@@ -84,6 +84,16 @@ def test_zero_division_gives_zero_never_nan():
     assert float(accuracy(np.zeros(0, np.int32), np.zeros(0, np.int32))) == 0.0
 
 
+def test_boolean_predictions_from_a_threshold():
+    t = np.array([1, 0, 1, 1, 0])
+    probs = np.array([0.9, 0.6, 0.2, 0.7, 0.1], np.float32)
+    hard = probs >= 0.5
+    assert float(precision(t, hard)) == pytest.approx(2 / 3)
+    assert float(recall(t, hard)) == pytest.approx(2 / 3)
+    assert float(accuracy(t, hard)) == pytest.approx(0.6)
+    np.testing.assert_array_equal(confusion_matrix(t.astype(bool), hard), [[1, 1], [1, 2]])
+
+
 def test_rare_disease_paradox():
     t = np.array([1] + [0] * 99)
     p = np.zeros(100, np.int32)       # "everyone is healthy"
