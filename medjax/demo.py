@@ -76,11 +76,30 @@ def core(out: Path, seed: int) -> list[Path]:
     return [path]
 
 
+def _train_run(out: Path, argv: list[str]) -> list[Path]:
+    from medjax.train import cli as train_cli
+
+    parser = argparse.ArgumentParser(prog="medjax train")
+    train_cli.configure(parser)
+    args = parser.parse_args([*argv, "--out", str(out)])
+    if train_cli.main(args) != 0:
+        raise RuntimeError(f"medjax train {' '.join(argv)} failed")
+    return sorted(p for p in out.iterdir() if p.suffix in {".png", ".json"})
+
+
 def train(out: Path, seed: int) -> list[Path]:
     """A short run of the reference CNN on synthetic X-rays (and PneumoniaMNIST if present)."""
-    from medjax.train.cli import demo_run
+    import os
 
-    return demo_run(out, seed=seed)
+    written = _train_run(out / "train-synthetic_xray",
+                         ["--dataset", "synthetic_xray", "--model", "simple_cnn", "--epochs", "5", "--lr", "0.003", "--seed", str(seed)])
+    data_dir = os.environ.get("MEDJAX_DATA_DIR", "")
+    if data_dir and os.path.exists(os.path.join(data_dir, "pneumoniamnist.npz")):
+        written += _train_run(out / "train-pneumoniamnist",
+                              ["--dataset", "pneumoniamnist", "--model", "simple_cnn", "--epochs", "5", "--lr", "0.003", "--seed", str(seed)])
+    else:
+        print("(PneumoniaMNIST skipped: set MEDJAX_DATA_DIR to a folder with pneumoniamnist.npz)")
+    return written
 
 
 def main(args: argparse.Namespace) -> int:
