@@ -68,7 +68,12 @@ def _prepare(fn: str, x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None, s
         c = x.shape[3]
         check_ndim(fn, "kernel", kernel, (4,), f"(kh, kw, C={c}, K) for an (N, H, W, C) image")
         if kernel.shape[2] != c:
-            raise ShapeError(f"{fn}: 'kernel' must have shape (kh, kw, C={c}, K), got {kernel.shape}")
+            hint = ""
+            if x.shape[1] == kernel.shape[2]:
+                hint = " ('x' looks NCHW, PyTorch's layout: use x.transpose(0, 2, 3, 1) for NHWC)"
+            elif kernel.shape[1] == c:
+                hint = " ('kernel' looks OIHW, PyTorch's layout: use kernel.transpose(2, 3, 1, 0) for HWIO)"
+            raise ShapeError(f"{fn}: 'kernel' must have shape (kh, kw, C={c}, K), got {kernel.shape}{hint}")
     dtype = jnp.result_type(x, kernel)
     dtype = dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.float32
     strides, dil = _pair(fn, "stride", stride), _pair(fn, "dilation", dilation)
@@ -118,6 +123,9 @@ def conv2d(x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None = None, *, st
         row bottom/right as in JAX).
       padding_mode: ``"zero"``, ``"replicate"`` or ``"reflect"``.
       dilation: int or (dh, dw), spacing between kernel taps.
+
+    ``stride``, ``padding``, ``padding_mode`` and ``dilation`` are static
+    Python values: under ``jax.jit`` close over them (or mark them static).
 
     Returns:
       (H', W') for an (H, W) image, else (N, H', W', K).

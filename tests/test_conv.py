@@ -182,6 +182,14 @@ def test_grad_wrt_kernel_and_input_match_brute_force(conv):
     np.testing.assert_allclose(gx, expected_gxp[:, 1:-1, 1:-1, :], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("conv", CONVS)
+def test_pytorch_layouts_get_a_hint(conv):
+    with pytest.raises(ShapeError, match=r"'x' looks NCHW.*transpose\(0, 2, 3, 1\)"):
+        conv(np.ones((2, 3, 8, 8)), np.ones((3, 3, 3, 4)))          # NCHW image
+    with pytest.raises(ShapeError, match=r"'kernel' looks OIHW.*transpose\(2, 3, 1, 0\)"):
+        conv(np.ones((2, 8, 8, 3)), np.ones((4, 3, 5, 5)))          # OIHW kernel (K=4, C=3, 5x5)
+
+
 def test_bias_scalar_for_2d_and_vector_for_4d():
     x = np.ones((4, 4), np.float32)
     np.testing.assert_array_equal(conv2d(x, np.ones((3, 3)), 0.5), np.full((2, 2), 9.5))
