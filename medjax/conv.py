@@ -60,6 +60,9 @@ def _prepare(fn: str, x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None, s
              padding: Any, padding_mode: str, dilation: Any) -> _Conv:
     x, kernel = jnp.asarray(x), jnp.asarray(kernel)
     check_choice(fn, "padding_mode", padding_mode, MODES)
+    if x.ndim == 3:
+        raise ShapeError(f"{fn}: 'x' must have shape (H, W) or (N, H, W, C), got {x.shape} "
+                         f"(one (H, W, C) image needs a batch axis: x[None])")
     ndim = check_ndim(fn, "x", x, (2, 4), "(H, W) or (N, H, W, C)")
     if ndim == 2:
         check_ndim(fn, "kernel", kernel, (2,), "(kh, kw) for an (H, W) image")
