@@ -399,3 +399,28 @@ def test_choice_item_without_answer_key_checks_only_the_format(monkeypatch):
     item = items("a1_convolution")["test_answer_kernel_a"]
     assert [v.passed for v in run_item(item, "identity")] == [True]
     assert [v.passed for v in run_item(item, "blurry")] == [False]
+
+
+
+_relu_alias = jax.nn.relu
+
+
+def _uses_alias(x):
+    return _relu_alias(x)
+
+
+def test_reexported_everyday_functions_are_not_banned():
+    from autograder.hidden import static_violation
+    from jax.numpy import tanh  # also exported as jax.nn.tanh
+
+    def act(x):
+        return tanh(x)
+
+    relu_closure = jax.nn.relu
+
+    def via_closure(x):
+        return relu_closure(x)
+
+    assert static_violation(act, ("jax.nn",)) is None
+    assert static_violation(_uses_alias, ("jax.nn",)) is not None
+    assert static_violation(via_closure, ("jax.nn",)) is not None

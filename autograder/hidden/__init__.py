@@ -64,7 +64,9 @@ def _referenced(fn: Any) -> list[tuple[str, Any]]:
     glob = getattr(fn, "__globals__", None)
     if glob is None or getattr(fn, "__code__", None) is None:
         return []
-    found, stack, seen = [], [fn.__code__], set()
+    found = [(name, cell.cell_contents) for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ())
+             if _filled(cell)]
+    stack, seen = [fn.__code__], set()
     while stack:
         c = stack.pop()
         if id(c) in seen:
@@ -81,6 +83,14 @@ def _referenced(fn: Any) -> list[tuple[str, Any]]:
     return found
 
 
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty closure cell
+        return False
+    return True
+
+
 def _is_banned(obj: Any, banned: tuple[str, ...]) -> str | None:
     """The banned name that ``obj`` is (or lives under), or None."""
     owner = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
@@ -91,9 +101,16 @@ def _is_banned(obj: Any, banned: tuple[str, ...]) -> str | None:
         if isinstance(owner, str) and (owner == name or owner.startswith(name + ".")):
             return name
         if isinstance(target, types.ModuleType) and callable(obj) and not isinstance(obj, type):
-            if any(obj is v for v in vars(target).values()):
+            if any(obj is v for v in vars(target).values()) and not _everyday(obj):
                 return name
     return None
+
+
+def _everyday(obj: Any) -> bool:
+    """Functions that a banned module merely re-exports from numpy, jax.numpy or math (jax.nn.tanh)."""
+    return any(obj is vars(mod).get(getattr(obj, "__name__", ""), None)
+               for mod in (sys.modules.get("jax.numpy"), sys.modules.get("numpy"), sys.modules.get("math"))
+               if mod is not None)
 
 
 def static_violation(fn: Any, banned: tuple[str, ...]) -> str | None:
