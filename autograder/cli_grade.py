@@ -63,7 +63,9 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - the grader itself failed
         print(f"medjax grade: grader failure: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    if len(results) != len(subs):
+    from autograder.pool import GRADER_FAILURE
+
+    if len(results) != len(subs) or any(GRADER_FAILURE in r.status for r in results):
         return 1
     errors = sum(r.status != "graded" for r in results)
     if sys.stderr.isatty():

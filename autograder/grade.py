@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import threading
 import time
@@ -52,6 +53,7 @@ class Suite:
     items_module: str
     version: str
     expected: dict[tuple[str, int], Any] = field(default_factory=dict)
+    inputs: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
 
     def cases(self, item: Item) -> list[tuple[Case, bool]]:
         """(case, hidden) pairs: visible first."""
@@ -66,6 +68,8 @@ class Suite:
             return
         for item in self.items:
             for i, (case, _hidden) in enumerate(self.cases(item)):
+                self.inputs[(item.grade_id, i)] = (to_plain(pack_args(tuple(case.args))),
+                                                   to_plain(pack_args(dict(case.kwargs))))
                 self.expected[(item.grade_id, i)] = expected_value(item, case)
 
 
@@ -85,8 +89,6 @@ def _source_hash(modules: list[str]) -> str:
 
 def load_suite(assignment: str, *, items_module: str | None = None, hidden_module: str | None = None) -> Suite:
     """The suite of ``assignment``: ``medjax.selfcheck.<id>`` and ``autograder.hidden.<id>`` by default."""
-    import importlib.util  # noqa: F401  (used by _source_hash)
-
     items_module = items_module or f"medjax.selfcheck.{assignment}"
     hidden_module = hidden_module or f"autograder.hidden.{assignment}"
     items = list(importlib.import_module(items_module).ITEMS)
@@ -302,8 +304,7 @@ class _Session:
                 try:
                     msg = child.recv(min(self.limits.test, max(self.left(), 0.1)))
                 except ChildTimeout:
-                    where = f" in cell {current}" if current is not None else ""
-                    self.result.fault(f"timeout{where} (over {self.limits.test:g} s)")
+                    self.result.fault(self._late(f" in cell {current}" if current is not None else ""))
                     self._skip(current)
                     break
                 if msg is None or msg.get("op") == "exit":
@@ -351,14 +352,19 @@ class _Session:
         if kind != "NotImplementedError":
             self.result.notes.append(f"cell {index} raised {error[:300]}")
 
-    def probe(self, item: Item, case: Case, jaxpr: bool) -> tuple[str, dict]:
-        """('ok'|'error'|'timeout'|'crash'|'gone', answer)."""
+    def _late(self, where: str) -> str:
+        if self.left() <= 0.05:
+            return f"timeout{where} (the submission ran over {self.limits.submission:g} s)"
+        return f"timeout{where} (over {self.limits.test:g} s)"
+
+    def probe(self, item: Item, inputs: tuple[Any, Any], jaxpr: bool) -> tuple[str, dict]:
+        """Run one case (its encoded args and kwargs): ('ok'|'error'|'timeout'|'crash'|'gone', answer)."""
         child = self.ensure()
         if child is None:
             return "gone", {}
         self.seq += 1
-        req = {"op": "probe", "seq": self.seq, "grade_id": item.grade_id, "args": to_plain(pack_args(tuple(case.args))),
-               "kwargs": to_plain(pack_args(dict(case.kwargs))), "jaxpr": jaxpr}
+        req = {"op": "probe", "seq": self.seq, "grade_id": item.grade_id, "args": inputs[0], "kwargs": inputs[1],
+               "jaxpr": jaxpr}
         if not child.send(req):
             reason = self._death(child)
             self.result.fault(f"{reason} in {item.name}")
@@ -368,7 +374,7 @@ class _Session:
             try:
                 msg = child.recv(min(self.limits.test, max(self.left(), 0.1)))
             except ChildTimeout:
-                self.result.fault(f"timeout in {item.name} (over {self.limits.test:g} s)")
+                self.result.fault(self._late(f" in {item.name}"))
                 self.close()
                 return "timeout", {}
             if msg is None or msg.get("op") == "exit":
@@ -412,6 +418,7 @@ def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Chil
                      on_update: Callable[[StudentResult], None] | None = None) -> StudentResult:
     """Grade one submission; ``on_update`` is called after every case (results as they come)."""
     start = time.monotonic()
+    suite.compute_expected()
     result = StudentResult(sub.student, suite.assignment)
     result.items = [ItemResult(it.grade_id, it.name, float(it.points), it.what,
                                total_cases=len(suite.cases(it)), n_hidden=len(suite.hidden.get(it.grade_id, ())))
@@ -452,7 +459,7 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
             res.cases.append(CaseResult(False, stop, _what(case, hidden), hidden))
             continue
         want_jaxpr = bool(item.banned) and not res.banned and index == 0
-        state, answer = session.probe(item, case, want_jaxpr)
+        state, answer = session.probe(item, suite.inputs[(item.grade_id, index)], want_jaxpr)
         if state == "ok":
             res.cases.append(_judge_answer(item, case, answer, suite.expected_for(item, index), hidden))
             prims = static.banned_primitives(answer.get("primitives", ()), item.banned)

@@ -81,6 +81,7 @@ class Progress:
                   end=end, file=self.stream, flush=True)
 
 
+GRADER_FAILURE = "grader failure"
 _CACHE_ENTRY = re.compile(r"^(?:jit|pjit|pmap)_(?P<name>.*)-[0-9a-f]{64}(?:-.*)?$")
 
 
@@ -99,8 +100,8 @@ def warm_up(pool: WarmPool, suite: Suite, notebook: Path, cache_dir: Path, limit
                                                                           test=max(limits.test, 120)))
     try:
         for item in suite.items:
-            for case, _hidden in suite.cases(item):
-                session.probe(item, case, False)
+            for index in range(len(suite.cases(item))):
+                session.probe(item, suite.inputs[(item.grade_id, index)], False)
     finally:
         session.close()
     own = _defined_names(static.parse(s for _, s in cells))
@@ -138,11 +139,11 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, jobs or os.cpu_count() or 1)
     cache = ResultCache(out_dir / ".cache" if use_cache else None)
-    suite.compute_expected()
     progress = Progress(len(subs))
     grade_ids = [i.grade_id for i in suite.items]
     done: dict[int, StudentResult] = {}
     lock = threading.Lock()
+    suite.compute_expected()
     strong = strong_mode_available() if strong is None else strong
     xla = out_dir / ".cache" / f"xla-{suite.version[:16]}" if warmup and strong else None
     if xla is not None:
@@ -162,9 +163,14 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
             cached.student, cached.cached = sub.student, True
             result = cached
         else:
-            result = grade_submission(sub, suite, pool.get, limits=limits,
-                                      on_update=lambda r: out.write_results(r, out_dir))
-            cache.put(key, result)
+            try:
+                result = grade_submission(sub, suite, pool.get, limits=limits,
+                                          on_update=lambda r: out.write_results(r, out_dir))
+            except Exception as exc:  # noqa: BLE001 - a grader bug: this row says so, the run goes on
+                result = StudentResult(sub.student, suite.assignment)
+                result.fault(f"{GRADER_FAILURE}: {type(exc).__name__}: {exc}")
+            else:
+                cache.put(key, result)
         out.write_results(result, out_dir)
         out.write_feedback(result, out_dir)
         return result

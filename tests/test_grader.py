@@ -158,7 +158,8 @@ def run(tmp_path_factory):
     subs = [Submission(n, d, n) for n, d in [("correct", nb_bytes(CORRECT)), ("correct_again", nb_bytes(CORRECT)),
                                              ("partial", nb_bytes(PARTIAL)), ("stub", nb_bytes(STUB)),
                                              ("missing", nb_bytes(MISSING)), ("inject", nb_bytes(INJECT)),
-                                             ("empty", b""), ("syntax", nb_bytes(CORRECT, "def f(:"))]]
+                                             ("empty", b""), ("syntax", nb_bytes(CORRECT, "def f(:")),
+                                             ("import_error", nb_bytes("import medjax_no_such_module", CORRECT))]]
     warm = out.parent / "warmup.ipynb"  # the "instructor's solution": a jitted double it defines itself
     warm.write_bytes(nb_bytes(CORRECT + "\nimport jax\n@jax.jit\ndef double(x):\n    return 2.0 * x\n"))
     results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=60, test=20), warmup=warm)
@@ -169,6 +170,7 @@ def run(tmp_path_factory):
     ("correct", 6.0, "graded"), ("correct_again", 6.0, "graded"), ("partial", 1.5 + 4.0, "graded"),
     ("stub", 3.0, "graded"), ("missing", 5.0, "graded"), ("inject", 5.0, "graded"),
     ("empty", 0.0, "error: unreadable notebook"), ("syntax", 6.0, "error: syntax error in cell 2"),
+    ("import_error", 6.0, "error: import error in cell 0: ModuleNotFoundError"),
 ])
 def test_scores_and_statuses(run, student, score, status):
     results, out, _, _ = run
