@@ -59,9 +59,16 @@ def _swap(fn):
     return lambda y_true, y_pred: fn(y_pred, y_true)
 
 
+# the library's and scikit-learn's versions of what the student writes
+_BANNED_METRICS = ("sklearn", "medjax.metrics", *(f"medjax.metrics.{f}" for f in (
+    "confusion_matrix", "accuracy", "precision", "recall", "sensitivity", "specificity", "f1_score")))
+_BANNED_THRESHOLD = ("sklearn", "medjax.train.evaluation", "medjax.train.evaluation.choose_threshold",
+                     "medjax.train.choose_threshold")
+
+
 def _metric(name: str, fn, what: str, mistakes=(), points: float = 1) -> Item:
     return Item(grade_id=f"test_{name}", name=name, points=points, what=what, reference=fn,
-                cases=_METRIC_CASES, mistakes=tuple(mistakes))
+                cases=_METRIC_CASES, mistakes=tuple(mistakes), banned=_BANNED_METRICS)
 
 
 _ZERO_DIVISION = ("A zero denominator (for example no positive prediction) must give 0.0, "
@@ -326,7 +333,7 @@ _THR_TIE = (_A([0.75, 0.15, 0.45, 0.35, 0.85, 0.25, 0.65, 0.55]), _A([1, 0, 1, 1
 ITEMS: list[Item] = [
     Item(grade_id="test_confusion_matrix", name="confusion_matrix", points=2,
          what="[[TN, FP], [FN, TP]]: rows = actual class, columns = predicted class",
-         reference=ref.confusion_matrix, cases=_METRIC_CASES,
+         reference=ref.confusion_matrix, cases=_METRIC_CASES, banned=_BANNED_METRICS,
          mistakes=(Mistake("transposed matrix", "Rows are the ACTUAL class and columns the PREDICTED "
                            "class: entry [1, 0] counts sick patients predicted healthy (FN).",
                            lambda t, p: ref.confusion_matrix(t, p).T),
@@ -382,7 +389,7 @@ ITEMS: list[Item] = [
          cases=(Case(args=(0, 8), what="8 images 28x28"),)),
     Item(grade_id="test_choose_threshold", name="choose_threshold", points=3,
          what="the validation probability maximising Youden's J (probs >= t), ties -> smallest",
-         reference=ref.choose_threshold,
+         reference=ref.choose_threshold, banned=_BANNED_THRESHOLD,
          cases=(Case(args=_THR_SEPARABLE, what="separable scores: the smallest positive's probability"),
                 Case(args=_THR_IMBALANCED, what="4 sick in 16: J and accuracy disagree"),
                 Case(args=_THR_TIE, what="two thresholds with the same J: take the smaller")),

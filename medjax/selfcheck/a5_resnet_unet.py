@@ -189,17 +189,20 @@ def _cam_pixelwise(a, g):
 
 
 SHORTCUT_CHOICES = ("a", "b", "c", "d")
+# the library's versions of what the student writes
+_BANNED_DICE = ("medjax.losses", "medjax.losses.dice_coefficient", "medjax.losses.dice_loss")
+_BANNED_INTERPRET = ("medjax.interpret", "medjax.interpret.saliency", "medjax.interpret.grad_cam")
 
 ITEMS: list[Item] = [
     Item(grade_id="test_dice_coefficient", name="dice_coefficient", points=2,
          what="(2 sum(P T) + eps) / (sum(P) + sum(T) + eps); two empty masks give 1",
-         reference=ref.dice_coefficient, mistakes=_DICE_MISTAKES,
+         reference=ref.dice_coefficient, mistakes=_DICE_MISTAKES, banned=_BANNED_DICE,
          cases=(Case(args=(_SOFT, _TARGET), what="a soft prediction of a 3x3 square"),
                 Case(args=(_TARGET, _TARGET), what="perfect overlap gives 1"),
                 Case(args=(_EMPTY, _EMPTY), what="empty prediction of an empty mask gives 1, not 0 or NaN"))),
     Item(grade_id="test_dice_loss", name="dice_loss", points=2,
          what="1 - Dice, differentiable with jax.grad (value and gradient checked)",
-         reference=ref.dice_loss, probe=_dice_loss_probe, rtol=1e-4, atol=1e-6,
+         reference=ref.dice_loss, probe=_dice_loss_probe, rtol=1e-4, atol=1e-6, banned=_BANNED_DICE,
          cases=(Case(args=(_SOFT, _TARGET), what="loss and gradient for a soft prediction"),
                 Case(args=(_TARGET, _TARGET), what="perfect overlap: loss 0"))),
     Item(grade_id="test_residual_block", name="ResidualBlock", points=3,
@@ -224,7 +227,7 @@ ITEMS: list[Item] = [
          cases=(Case(args=([[1, 28, 28, 1], [1, 64, 64, 1]],), what="28x28 and 64x64 inputs"),)),
     Item(grade_id="test_saliency_map", name="saliency_map", points=2,
          what="max over channels of |d logit / d pixel|, shape (H, W)",
-         reference=ref.saliency_map, probe=_saliency_probe,
+         reference=ref.saliency_map, probe=_saliency_probe, banned=_BANNED_INTERPRET,
          cases=(Case(args=(0, 6, 5, 3), what="a known logit function, 6x5 image with 3 channels"),),
          mistakes=(Mistake("no absolute value", "Saliency is the MAGNITUDE |d logit / d x|.",
                            lambda *a: _saliency_analytic(*a, absolute=False)),
@@ -232,7 +235,7 @@ ITEMS: list[Item] = [
                            lambda *a: _saliency_analytic(*a, reduce=np.sum)))),
     Item(grade_id="test_grad_cam", name="grad_cam", points=2,
          what="relu(sum_k alpha_k A_k) with alpha_k the spatial mean of the gradients",
-         reference=ref.grad_cam, rtol=1e-4, atol=1e-5,
+         reference=ref.grad_cam, rtol=1e-4, atol=1e-5, banned=_BANNED_INTERPRET,
          cases=(Case(args=(_CAM_A, _CAM_G), what="5x4 feature map with 3 channels"),),
          mistakes=(Mistake("no ReLU", "Grad-CAM keeps only positive evidence: apply a ReLU to the sum.",
                            _cam_no_relu),
