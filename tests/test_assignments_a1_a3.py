@@ -1,6 +1,7 @@
 """a1-a3 notebooks end to end, through the real nbgrader 0.9 commands.
 
-One temporary nbgrader course holds the three source notebooks. ``nbgrader
+One test (so that pytest-xdist builds the course once) and one temporary nbgrader
+course hold the three source notebooks. ``nbgrader
 generate_assignment`` must produce exactly the committed ``exercises/``; then
 ``nbgrader autograde`` (which executes notebooks with nbclient, one kernel per
 notebook) grades two students: ``alice`` submits the solution notebooks and must
@@ -48,8 +49,7 @@ def _nbgrader(course: Path, env: dict[str, str], *args: str, quiet: bool = True)
         assert "| ERROR]" not in proc.stderr, proc.stderr[-3000:]
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
+def _build_course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("course")
     env = _env(tmp_path_factory.mktemp("env"))
     (root / "nbgrader_config.py").write_text(
@@ -79,9 +79,7 @@ def _grade_cells(nb):
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_generate_assignment_matches_committed_exercise(course, assignment):
+def _check_release_matches(course: Path, assignment: str) -> None:
     ours = _read(REPO / "exercises" / assignment / f"{assignment}.ipynb")
     theirs = _read(course / "release" / assignment / f"{assignment}.ipynb")
     assert ours.cells == theirs.cells
@@ -98,8 +96,7 @@ def _scores(course: Path) -> dict[tuple[str, str], tuple[float, float]]:
                 for s in ("alice", "bob") for a in ASSIGNMENTS}
 
 
-@pytest.mark.slow
-def test_solutions_full_marks_and_exercises_zero(course):
+def _check_scores(course: Path) -> None:
     scores = _scores(course)
     for a in ASSIGNMENTS:
         total = sum(item.points for item in items(a).values())
@@ -117,9 +114,7 @@ def _seconds(cell) -> float:
     return (parse(t["shell.execute_reply"]) - parse(t["iopub.execute_input"])).total_seconds()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_notebook_runs_clean(course, assignment):
+def _check_solution_run(course: Path, assignment: str) -> None:
     nb = _read(course / "autograded" / "alice" / assignment / f"{assignment}.ipynb")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), "every code cell ran"
@@ -134,9 +129,7 @@ def test_solution_notebook_runs_clean(course, assignment):
     assert sum(_seconds(c) for c in code) < BUDGET_S
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_untouched_exercise_fails_every_grade_cell_cleanly(course, assignment):
+def _check_exercise_run(course: Path, assignment: str) -> None:
     nb = _read(course / "autograded" / "bob" / assignment / f"{assignment}.ipynb")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), "the kernel survived to the last cell"
@@ -145,3 +138,15 @@ def test_untouched_exercise_fails_every_grade_cell_cleanly(course, assignment):
     for c in graded:
         errors = [o for o in c.outputs if o.output_type == "error"]
         assert errors and errors[0].ename in {"AssertionError", "NameError"}, c.metadata.nbgrader.grade_id
+
+
+@pytest.mark.slow
+def test_nbgrader_round_trip_a1_a3(tmp_path_factory):
+    """One test (one xdist worker, one course): release equality, scores, clean runs, clean failures."""
+    course = _build_course(tmp_path_factory)
+    for assignment in ASSIGNMENTS:
+        _check_release_matches(course, assignment)
+    _check_scores(course)
+    for assignment in ASSIGNMENTS:
+        _check_solution_run(course, assignment)
+        _check_exercise_run(course, assignment)
