@@ -71,14 +71,28 @@ def _core(variables: Any) -> dict[str, Any]:
     return {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
 
 
+METHODS = ("gradcam", "hirescam")
+
+
 def grad_cam(model: nn.Module, variables: Any, image: jax.typing.ArrayLike, *, layer: str | None = None,
-             target: int | None = None) -> jax.Array:
+             target: int | None = None, method: str = "gradcam") -> jax.Array:
     """Grad-CAM (Selvaraju et al., 2017) on a tapped conv layer, upsampled to the image.
 
     With activations ``A_k`` (``h x w``) of the chosen layer and the target logit ``y``:
-    ``alpha_k = mean_ij dy / dA_k[i, j]``, ``L = relu(sum_k alpha_k A_k)``,
-    bilinearly resized to ``(H, W)`` and divided by its maximum (all zeros if the
-    map is zero everywhere).
+
+    - ``gradcam``: ``alpha_k = mean_ij dy / dA_k[i, j]``, ``L = relu(sum_k alpha_k A_k)``;
+    - ``hirescam`` (Draelos and Carin, 2020): ``L = relu(sum_k dy/dA_k * A_k)``,
+      the gradient kept per position instead of averaged.
+
+    The map is bilinearly resized to ``(H, W)`` and divided by its maximum (all
+    zeros if it is zero everywhere). With a global-average-pool head (ResNet,
+    ``SimpleCNN(global_pool=True)``) the gradient is the same at every position,
+    so both methods give the same map: the class activation map
+    ``relu(sum_k w_k A_k)``. With SimpleCNN's flatten + dense head each position
+    has its own weights, and averaging them away can point at the wrong place:
+    on ``synthetic_xray`` (see ``tests/test_interpret.py``) ``hirescam`` puts
+    several times the uniform share of its mass on the opacities, ``gradcam``
+    about the uniform share.
 
     Args:
         model: a module with activation taps (SimpleCNN: ``block0..``, ResNet: ``stage0..``).
@@ -86,6 +100,7 @@ def grad_cam(model: nn.Module, variables: Any, image: jax.typing.ArrayLike, *, l
         image: one image ``(H, W, C)`` or ``(1, H, W, C)``.
         layer: tap name; default the last one (coarsest, most semantic).
         target: which output logit; default the only one or the argmax.
+        method: ``"gradcam"`` or ``"hirescam"``.
 
     Returns:
         ``(H, W)`` map in [0, 1].
@@ -99,6 +114,8 @@ def grad_cam(model: nn.Module, variables: Any, image: jax.typing.ArrayLike, *, l
     >>> cam.shape, bool(cam.min() >= 0), bool(cam.max() <= 1)
     ((28, 28), True, True)
     """
+    if method not in METHODS:
+        raise ValueError(f"grad_cam: 'method' must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     x = _one_image("grad_cam", image)
     core = _core(variables)
     _, state = model.apply(core, x, mutable=["intermediates", "perturbations"])
@@ -109,8 +126,8 @@ def grad_cam(model: nn.Module, variables: Any, image: jax.typing.ArrayLike, *, l
     if layer not in zeros:
         raise ValueError(f"grad_cam: 'layer' must be one of {', '.join(map(repr, zeros))}, got {layer!r}")
     grads = jax.grad(lambda p: _target_logit(model.apply({**core, "perturbations": p}, x), target))(zeros)
-    acts = state["intermediates"][layer][0][0]
-    weights = grads[layer][0].mean(axis=(0, 1), keepdims=True)  # (1, 1, k)
+    acts, grad = state["intermediates"][layer][0][0], grads[layer][0]
+    weights = grad.mean(axis=(0, 1), keepdims=True) if method == "gradcam" else grad  # (1, 1, k) or (h, w, k)
     cam = jax.nn.relu((acts * weights).sum(axis=-1))
     cam = jax.image.resize(cam, x.shape[1:3], method="bilinear")
     top = cam.max()

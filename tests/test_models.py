@@ -40,6 +40,7 @@ EXPECTED = {
     "cnn_bn": (SimpleCNN(batch_norm=True, num_outputs=2),
                conv(3, 1, 16, False) + conv(3, 16, 32, False) + conv(3, 32, 64, False)
                + bn(16) + bn(32) + bn(64) + dense(576, 2)),
+    "cnn_gap": (SimpleCNN(global_pool=True), conv(3, 1, 16) + conv(3, 16, 32) + conv(3, 32, 64) + dense(64, 1)),
     "resnet": (ResNet(),
                conv(3, 1, 16, False) + bn(16)
                + 2 * (conv(3, 16, 16, False) + bn(16))

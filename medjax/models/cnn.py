@@ -16,7 +16,9 @@ class SimpleCNN(nn.Module):
     of ``H / 2``). Each block's activation (after ReLU, before pooling) is
     tapped as ``"block{i}"`` for Grad-CAM. Parameters per conv:
     ``3 * 3 * C_in * C_out + C_out`` (no conv bias, and ``2 * C_out`` BatchNorm
-    scale and shift, when ``batch_norm=True``); head: ``(h * w * C_last + 1) * num_outputs``.
+    scale and shift, when ``batch_norm=True``); head: ``(h * w * C_last + 1) * num_outputs``,
+    or ``(C_last + 1) * num_outputs`` with ``global_pool=True`` (average over space
+    instead of flatten: then Grad-CAM equals the class activation map).
 
     Args:
         features: output channels of each conv block.
@@ -24,6 +26,7 @@ class SimpleCNN(nn.Module):
         batch_norm: add BatchNorm after each conv (its running statistics live in
             the ``"batch_stats"`` collection; update them with ``mutable=["batch_stats"]``).
         dropout: drop rate before the head (active only with ``train=True``).
+        global_pool: average the last feature map over space instead of flattening it.
 
     >>> import jax, jax.numpy as jnp
     >>> model = SimpleCNN()
@@ -38,6 +41,7 @@ class SimpleCNN(nn.Module):
     num_outputs: int = 1
     batch_norm: bool = False
     dropout: float = 0.0
+    global_pool: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -48,6 +52,6 @@ class SimpleCNN(nn.Module):
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
             x = tap(self, f"block{i}", nn.relu(x))
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
-        x = x.reshape((x.shape[0], -1))
+        x = x.mean(axis=(1, 2)) if self.global_pool else x.reshape((x.shape[0], -1))
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_outputs)(x)
