@@ -17,9 +17,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="notebooks, folders of notebooks, or LMS zip downloads")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel submissions (default: CPUs)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per submission (default 300)")
-    parser.add_argument("--test-timeout", type=float, default=60.0,
-                        help="wall-clock seconds per notebook cell or test case (default 60)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock seconds per submission (default 600)")
+    parser.add_argument("--test-timeout", type=float, default=60.0, help="wall-clock seconds per test case (default 60)")
+    parser.add_argument("--cell-timeout", type=float, default=300.0,
+                        help="wall-clock seconds per notebook cell (default 300)")
     parser.add_argument("--roster", help="CSV with student_id and lms_user_id/file columns")
     parser.add_argument("--items-module", help=argparse.SUPPRESS)
     parser.add_argument("--hidden-module", help=argparse.SUPPRESS)
@@ -56,7 +57,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if not sandbox.strong_mode_available():
         sandbox.warn_weak_mode()
-    limits = Limits(submission=args.timeout, test=min(args.test_timeout, args.timeout))
+    limits = Limits(submission=args.timeout, test=min(args.test_timeout, args.timeout),
+                    cell=min(args.cell_timeout, args.timeout))
     try:
         results = grade_all(subs, suite, args.out, jobs=args.jobs, limits=limits, use_cache=not args.no_cache,
                             warmup=None if args.no_warmup else _warmup_notebook(args))

@@ -247,7 +247,12 @@ class Limits:
     """Wall-clock limits of the grader (seconds)."""
 
     submission: float = 120.0  # whole submission, all restarts included
-    test: float = 30.0  # one cell or one case
+    test: float = 30.0  # one test case
+    cell: float | None = None  # one notebook cell (default: the test limit)
+
+    @property
+    def cell_limit(self) -> float:
+        return self.test if self.cell is None else self.cell
 
 
 class _Session:
@@ -300,11 +305,13 @@ class _Session:
                 self.close()
                 continue
             current = None
+            until = self._until(self.limits.cell_limit)
             while True:
                 try:
-                    msg = child.recv(min(self.limits.test, max(self.left(), 0.1)))
+                    msg = child.recv(self._remaining(until))
                 except ChildTimeout:
-                    self.result.fault(self._late(f" in cell {current}" if current is not None else ""))
+                    self.result.fault(self._late(f" in cell {current}" if current is not None else "",
+                                                 self.limits.cell_limit))
                     self._skip(current)
                     break
                 if msg is None or msg.get("op") == "exit":
@@ -314,7 +321,8 @@ class _Session:
                     self._skip(current)
                     break
                 if msg.get("op") == "cell":
-                    current = msg.get("index")
+                    if msg.get("status") == "start":
+                        current, until = msg.get("index"), self._until(self.limits.cell_limit)
                     if msg.get("status") == "error":
                         self._cell_error(msg)
                 elif msg.get("op") == "ready":
@@ -352,10 +360,22 @@ class _Session:
         if kind != "NotImplementedError":
             self.result.notes.append(f"cell {index} raised {error[:300]}")
 
-    def _late(self, where: str) -> str:
+    def _until(self, limit: float) -> float:
+        """A deadline for one cell or case, never past the submission's."""
+        return min(time.monotonic() + limit, self.deadline)
+
+    @staticmethod
+    def _remaining(until: float) -> float:
+        """Seconds left before ``until``; :class:`ChildTimeout` when none (a flood of lines cannot extend it)."""
+        left = until - time.monotonic()
+        if left <= 0:
+            raise ChildTimeout()
+        return left
+
+    def _late(self, where: str, limit: float) -> str:
         if self.left() <= 0.05:
             return f"timeout{where} (the submission ran over {self.limits.submission:g} s)"
-        return f"timeout{where} (over {self.limits.test:g} s)"
+        return f"timeout{where} (over {limit:g} s)"
 
     def probe(self, item: Item, inputs: tuple[Any, Any], jaxpr: bool) -> tuple[str, dict]:
         """Run one case (its encoded args and kwargs): ('ok'|'error'|'timeout'|'crash'|'gone', answer)."""
@@ -370,11 +390,12 @@ class _Session:
             self.result.fault(f"{reason} in {item.name}")
             self.close()
             return "crash", {}
+        until = self._until(self.limits.test)
         while True:
             try:
-                msg = child.recv(min(self.limits.test, max(self.left(), 0.1)))
+                msg = child.recv(self._remaining(until))
             except ChildTimeout:
-                self.result.fault(self._late(f" in {item.name}"))
+                self.result.fault(self._late(f" in {item.name}", self.limits.test))
                 self.close()
                 return "timeout", {}
             if msg is None or msg.get("op") == "exit":
@@ -453,14 +474,15 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
     odd = static.suspicious_names(sources, item.name)
     if odd:
         res.notes.append(f"{item.name} uses {', '.join(odd)}: checked through its traced operations")
-    stop = ""
+    stop, traced = "", False
     for index, (case, hidden) in enumerate(suite.cases(item)):
         if stop:
             res.cases.append(CaseResult(False, stop, _what(case, hidden), hidden))
             continue
-        want_jaxpr = bool(item.banned) and not res.banned and index == 0
+        want_jaxpr = bool(item.banned) and not res.banned and not traced  # until one answer was traced
         state, answer = session.probe(item, suite.inputs[(item.grade_id, index)], want_jaxpr)
         if state == "ok":
+            traced = traced or "primitives" in answer
             res.cases.append(_judge_answer(item, case, answer, suite.expected_for(item, index), hidden))
             prims = static.banned_primitives(answer.get("primitives", ()), item.banned)
             if prims and not res.banned:
@@ -487,7 +509,7 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
 
 def cache_key(sub: Submission, suite: Suite, limits: Limits) -> str:
     h = hashlib.sha256(sub.data)
-    h.update(f"|{suite.version}|{limits.submission}|{limits.test}".encode())
+    h.update(f"|{suite.version}|{limits.submission}|{limits.test}|{limits.cell_limit}".encode())
     return h.hexdigest()
 
 

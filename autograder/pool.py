@@ -96,8 +96,9 @@ def warm_up(pool: WarmPool, suite: Suite, notebook: Path, cache_dir: Path, limit
     cells = read_notebook(notebook.read_bytes())
     cache_dir.chmod(0o777)
     session = _Session(lambda: pool.zygote.spawn(writable_cache=True), cells,
-                       StudentResult("warm-up", suite.assignment), Limits(submission=max(limits.submission, 600),
-                                                                          test=max(limits.test, 120)))
+                       StudentResult("warm-up", suite.assignment),
+                       Limits(submission=max(limits.submission, 900), test=max(limits.test, 120),
+                              cell=max(limits.cell_limit, 600)))
     try:
         for item in suite.items:
             for index in range(len(suite.cases(item))):

@@ -195,6 +195,7 @@ class Child:
         self.buf = b""
         self.exit: dict | None = None
         self.closed = False
+        self.broken = False
 
     def send(self, obj: dict) -> bool:
         """Write one request; False when the child is gone."""
@@ -211,6 +212,8 @@ class Child:
 
     def recv(self, timeout: float) -> dict | None:
         """The next answer, ``None`` at EOF (the child died); :class:`ChildTimeout` when late."""
+        if self.broken:
+            return None
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
@@ -220,8 +223,9 @@ class Child:
             if not chunk:
                 return None
             self.buf += chunk
-            if len(self.buf) > self.MAX_LINE:
-                return {"op": "garbage", "error": "answer larger than 64 MiB"}
+            if len(self.buf) > self.MAX_LINE:  # a protocol violation: treat the child as dead
+                self.buf, self.broken = b"", True
+                return None
         line, self.buf = self.buf.split(b"\n", 1)
         try:
             msg = json.loads(line)

@@ -180,6 +180,10 @@ CASES: dict[str, tuple[bytes, float, str | None]] = {
                                           "    for n in names + ['evil-entry']:\n        try:\n"
                                           "            open(os.path.join(d, n), 'wb').write(b'junk')\n            CHEATED = True\n"
                                           "        except OSError:\n            pass\n" + CHEAT_IF), 2.0, None),
+    "protocol_flood": (nb_bytes(CORRECT, "import os, threading\ndef _flood():\n"
+                                         "    line = b'{\"op\": \"result\", \"seq\": -1, \"ok\": true, \"value\": 0}\\n'\n"
+                                         "    for _ in range(100000):\n        os.write(4, line)\n"
+                                         "threading.Thread(target=_flood, daemon=True).start()\n"), FULL, None),
     "exfiltrate_hidden_inputs": (nb_bytes(CORRECT, "import numpy as np\ndef double(x):\n    print('INPUT', x)\n"
                                                    "    raise ValueError('inputs were ' + repr(np.asarray(x).tolist()))\n"), 4.0, None),
 }
