@@ -835,13 +835,11 @@ def a5_cells() -> list:
         Its Grad-CAM maps of pneumonia cases are bright over the text marker that one hospital prints in the
         image corner, and dark over the lungs. What does this most likely mean?
 
-        * **a** — The model has found signs of pneumonia in the marker region that radiologists overlook.
-        * **b** — The model has learned a shortcut: the marker (which hospital, hence how likely pneumonia is)
-          predicts the label in this data; it will fail where that correlation does not hold, so the result
-          must be checked on data from another hospital and the marker removed or masked.
-        * **c** — Grad-CAM is unreliable at the image border, so the map can be ignored: the AUC of 0.97
-          shows the model is right.
-        * **d** — The images should be flipped horizontally during training, which fixes the attention.
+        * **a** — The marker region holds subtle signs of pneumonia that radiologists overlook.
+        * **b** — The model uses a shortcut: the marker tells the hospital, which predicts the label in this
+          data; it must be tested on data from another hospital.
+        * **c** — Grad-CAM is unreliable near the image border; the AUC of 0.97 shows the model is right.
+        * **d** — Horizontal flips during training would move its attention to the lungs and fix it.
 
         Set `shortcut_answer` to `"a"`, `"b"`, `"c"` or `"d"`.
         """),
