@@ -8,6 +8,7 @@ activation taps that :class:`~medjax.models.SimpleCNN` (``block0..``) and
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -55,7 +56,11 @@ def saliency(apply_fn: Callable[..., jax.Array], variables: Any, image: jax.typi
     >>> bool(jnp.allclose(s, jnp.abs(variables["params"]["Dense_0"]["kernel"]).reshape(4, 4)))
     True
     """
-    x = _one_image("saliency", image)
+    return _saliency(apply_fn, variables, _one_image("saliency", image), target)
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def _saliency(apply_fn, variables, x, target):
     grads = jax.grad(lambda x: _target_logit(apply_fn(variables, x), target))(x)
     return jnp.abs(grads[0]).max(axis=-1)
 
@@ -116,8 +121,12 @@ def grad_cam(model: nn.Module, variables: Any, image: jax.typing.ArrayLike, *, l
     """
     if method not in METHODS:
         raise ValueError(f"grad_cam: 'method' must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
-    x = _one_image("grad_cam", image)
-    core = _core(variables)
+    return _grad_cam(model, _core(variables), _one_image("grad_cam", image), layer, target, method)
+
+
+@partial(jax.jit, static_argnums=(0, 3, 4, 5))
+def _grad_cam(model, core, x, layer, target, method):
+    """The map, compiled once per model, image shape, layer, target and method."""
     _, state = model.apply(core, x, mutable=["intermediates", "perturbations"])
     zeros = state.get("perturbations", {})
     if not zeros:
