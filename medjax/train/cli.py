@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
     parser.add_argument("--data-file", default=None, metavar="F", help="the MedMNIST .npz to read")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="use at most N images of each split (quick runs)")
+                        help="use a seeded random subset of at most N images of each split (quick runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-parallel", action="store_true", help="split batches over all local devices")
     parser.add_argument("--no-cache", action="store_true", help="do not use the persistent compilation cache")
@@ -52,15 +52,21 @@ def _load(args) -> tuple[Any, Any, Any]:
 
     splits = [load(args.dataset, s, data_file=args.data_file) for s in ("train", "val", "test")]
     if args.limit:
-        splits = [_head(ds, args.limit) for ds in splits]
+        splits = [_subset(ds, args.limit, args.seed) for ds in splits]
     return tuple(splits)
 
 
-def _head(ds, n: int):
+def _subset(ds, n: int, seed: int):
+    """A seeded random subset of ``n`` images, in file order (MedMNIST files may be sorted by class)."""
     import dataclasses
 
-    masks = None if ds.masks is None else ds.masks[:n]
-    return dataclasses.replace(ds, images=ds.images[:n], labels=ds.labels[:n], masks=masks)
+    import numpy as np
+
+    if n >= len(ds):
+        return ds
+    idx = np.sort(np.random.default_rng([seed, len(ds)]).choice(len(ds), size=n, replace=False))
+    masks = None if ds.masks is None else ds.masks[idx]
+    return dataclasses.replace(ds, images=ds.images[idx], labels=ds.labels[idx], masks=masks)
 
 
 def _task(train) -> tuple[str, int]:

@@ -59,10 +59,11 @@ def balanced_pos_weight(labels: np.ndarray) -> float:
     0.3333333333333333
     """
     labels = np.asarray(labels).reshape(-1)
-    n_pos = float(np.sum(labels == 1))
-    if n_pos == 0:
-        raise ValueError("balanced_pos_weight: there are no positive labels")
-    return float(np.sum(labels == 0)) / n_pos
+    n_pos, n_neg = float(np.sum(labels == 1)), float(np.sum(labels == 0))
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"balanced_pos_weight: the training labels need both classes, got {int(n_neg)} negative "
+                         f"and {int(n_pos)} positive")
+    return n_neg / n_pos
 
 
 def make_schedule(lr: float, total_steps: int, schedule: str = "cosine",
@@ -167,7 +168,7 @@ class _Progress:
     def __init__(self, progress: bool | str, total: int, epoch: int, epochs: int):
         self.bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # not tqdm.auto: its notebook fallback warns on stderr
 
             stream = sys.stderr if progress == "stderr" else sys.stdout
             self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", unit="img", file=stream,
