@@ -9,6 +9,7 @@ normal score. The tiny assignment lives in ``tests/grader_fixtures``.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grade import Limits, load_suite
+from autograder.grade import Limits, StudentResult, load_suite
 from autograder.pool import grade_all
 from autograder.sandbox import strong_mode_available
 from autograder.submissions import Submission
@@ -192,9 +193,7 @@ NAMESPACE_ONLY = {"forge_files", "forge_background", "read_hidden_files", "read_
                   "fork_bomb"}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("adversarial-out")
+def _run_once(out: Path) -> dict:
     suite = load_suite("tiny", items_module="grader_fixtures.tiny_items", hidden_module="grader_fixtures.tiny_hidden")
     names = [n for n in CASES if STRONG or n not in NAMESPACE_ONLY]
     subs = [Submission("bystander", nb_bytes(CORRECT), "bystander")]
@@ -202,14 +201,31 @@ def graded(tmp_path_factory):
     start = time.monotonic()
     warm = out.parent / "solution.ipynb"  # fills the shared, read-only compilation cache first
     warm.write_bytes(nb_bytes(CORRECT))
-    results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=40, test=8), use_cache=False, warmup=warm)
+    results = grade_all(subs, suite, out, jobs=2, limits=Limits(submission=60, test=10), use_cache=False, warmup=warm)
     elapsed = time.monotonic() - start
     time.sleep(4.5)  # let any background process that survived try to rewrite the results
-    return {r.student: r for r in results}, out, elapsed
+    return {"elapsed": elapsed, "uid_base": 200000 + (os.getpid() % 20000) * 1000,  # autograder.sandbox's formula
+            "results": [r.to_dict() for r in results]}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The one grader run, shared by all tests and by pytest-xdist workers (run once, under a lock)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, record = root / "adversarial-out", root / "adversarial-run.json"
+    with open(root / "adversarial.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            out.mkdir(exist_ok=True)
+            record.write_text(json.dumps(_run_once(out)))
+    run = json.loads(record.read_text())
+    results = {r["student"]: StudentResult.from_dict(r) for r in run["results"]}
+    return results, out, run["elapsed"], run["uid_base"]
 
 
 def test_bystander_and_run_bounds(graded):
-    results, out, elapsed = graded
+    results, out, elapsed, _ = graded
     assert results["bystander"].score == FULL and results["bystander"].status == "graded"
     assert elapsed < 180
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
@@ -220,7 +236,7 @@ def test_bystander_and_run_bounds(graded):
 
 
 def test_nothing_hidden_in_any_output_file(graded):
-    _, out, _ = graded
+    _, out, _, _ = graded
     files = [p for p in out.rglob("*") if p.is_file()]
     assert files
     for p in files:
@@ -234,7 +250,7 @@ def test_nothing_hidden_in_any_output_file(graded):
 def test_hostile_submission(graded, name):
     if not STRONG and name in NAMESPACE_ONLY:
         pytest.skip("weaker sandbox mode: this attack needs namespaces to be stopped")
-    results, out, _ = graded
+    results, out, _, _ = graded
     _, expected_score, status = CASES[name]
     r = results[name]
     assert r.score == pytest.approx(expected_score), (r.status, r.notes, [(i.name, i.score, i.banned) for i in r.items])
@@ -250,7 +266,7 @@ def test_hostile_submission(graded, name):
 
 
 def test_banned_feedback_names_the_call(graded):
-    results, out, _ = graded
+    results, out, _, _ = graded
     html = (out / "banned_direct" / "feedback.html").read_text()
     assert "corr2d calls jax.lax.conv_general_dilated, which this exercise asks you to implement yourself: 0 of 3 points" in html
     traced = next(i for i in results["banned_getattr"].items if i.name == "corr2d")
@@ -261,8 +277,7 @@ def test_banned_feedback_names_the_call(graded):
 
 @needs_namespaces
 def test_no_student_process_survives(graded):
-    results, _, _ = graded
-    base = 200000 + (os.getpid() % 20000) * 1000  # this process's student uids (autograder.sandbox)
+    results, _, _, base = graded
     uids = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
