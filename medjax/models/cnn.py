@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from medjax.models._im2col import conv_general_dilated, max_pool_blocks
 from medjax.models._tap import tap
 
 
@@ -47,11 +48,12 @@ class SimpleCNN(nn.Module):
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         """Logits ``(N, num_outputs)`` for images ``(N, H, W, C)``."""
         for i, width in enumerate(self.features):
-            x = nn.Conv(width, (3, 3), padding="SAME", use_bias=not self.batch_norm)(x)
+            x = nn.Conv(width, (3, 3), padding="SAME", use_bias=not self.batch_norm,
+                        conv_general_dilated=conv_general_dilated)(x)  # im2col on CPU
             if self.batch_norm:
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
             x = tap(self, f"block{i}", nn.relu(x))
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = max_pool_blocks(x, (2, 2))  # = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = x.mean(axis=(1, 2)) if self.global_pool else x.reshape((x.shape[0], -1))
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_outputs)(x)
