@@ -424,3 +424,12 @@ def test_reexported_everyday_functions_are_not_banned():
     assert static_violation(act, ("jax.nn",)) is None
     assert static_violation(_uses_alias, ("jax.nn",)) is not None
     assert static_violation(via_closure, ("jax.nn",)) is not None
+
+
+def test_banned_prefixes_cover_families_not_lookalikes():
+    with blocked(("jax.lax.conv",)):
+        with pytest.raises(BannedCall):
+            jax.lax.conv_transpose(jnp.ones((1, 3, 3, 1)), jnp.ones((2, 2, 1, 1)), (1, 1), "VALID",
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        assert jax.lax.convert_element_type(jnp.ones(2), jnp.int32).dtype == jnp.int32
+    assert jax.lax.conv_transpose.__name__ == "conv_transpose"

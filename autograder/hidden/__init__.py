@@ -91,17 +91,34 @@ def _filled(cell: Any) -> bool:
     return True
 
 
+def _banned_attrs(name: str) -> tuple[Any, list[str], bool]:
+    """(parent module, attribute names, whole module?) that a banned name covers.
+
+    A module bans all its public callables; ``pkg.mod.prefix`` bans ``prefix`` and
+    ``prefix_*`` in ``pkg.mod`` (``jax.lax.conv`` covers ``conv_general_dilated``
+    but not ``convert_element_type``).
+    """
+    target = _resolve(name)
+    if isinstance(target, types.ModuleType):
+        attrs = [a for a, v in list(vars(target).items()) if not a.startswith("_") and _patchable(v)]
+        return target, attrs + [a for a in getattr(target, "_EXPORTS", {}) if a not in attrs], True
+    head, _, last = name.rpartition(".")
+    parent = _resolve(head) if head else None
+    if not isinstance(parent, types.ModuleType):
+        return None, [], False
+    attrs = [a for a, v in list(vars(parent).items()) if (a == last or a.startswith(last + "_")) and _patchable(v)]
+    return parent, attrs, False
+
+
 def _is_banned(obj: Any, banned: tuple[str, ...]) -> str | None:
     """The banned name that ``obj`` is (or lives under), or None."""
     owner = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
     for name in banned:
-        target = _resolve(name)
-        if target is not None and obj is target:
-            return name
         if isinstance(owner, str) and (owner == name or owner.startswith(name + ".")):
             return name
-        if isinstance(target, types.ModuleType) and callable(obj) and not isinstance(obj, type):
-            if any(obj is v for v in vars(target).values()) and not _everyday(obj):
+        parent, attrs, whole = _banned_attrs(name)
+        if parent is not None and callable(obj) and not isinstance(obj, type):
+            if any(obj is vars(parent).get(a) for a in attrs) and not (whole and _everyday(obj)):
                 return name
     return None
 
@@ -149,18 +166,12 @@ def blocked(banned: tuple[str, ...]) -> Iterator[None]:
 
     try:
         for name in banned:
-            target = _resolve(name)
-            if target is None and "." not in name and name not in sys.modules:
+            parent, attrs, _ = _banned_attrs(name)
+            if parent is None and "." not in name and name not in sys.modules:
                 sys.modules[name] = None  # type: ignore[assignment]  # import now raises ImportError
                 hidden_modules.append(name)
-            elif isinstance(target, types.ModuleType):
-                public = [a for a, v in list(vars(target).items()) if not a.startswith("_") and _patchable(v)]
-                public += [a for a in getattr(target, "_EXPORTS", {}) if a not in public]
-                for attr in public:
-                    patch(target, attr, f"{name}.{attr}")
-            elif _patchable(target):
-                head, _, attr = name.rpartition(".")
-                patch(_resolve(head), attr, name)
+            for attr in attrs:
+                patch(parent, attr, f"{parent.__name__}.{attr}")
         yield
     finally:
         for parent, attr, value in reversed(saved):
