@@ -127,6 +127,28 @@ def test_scan_equals_sequential_steps():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
+def _blank(key, images):
+    del key
+    return jnp.zeros_like(images)
+
+
+def test_augment_runs_inside_the_step():
+    d = blobs(8)
+    x, y = jnp.asarray(d["images"]), jnp.asarray(d["labels"])
+    state = fresh()
+    on_blank, _ = eval_step(state, jnp.zeros_like(x), y, task="binary")
+    state, m = train_step(state, x, y, task="binary", augment=_blank)
+    np.testing.assert_allclose(float(m["loss"]), float(on_blank["loss"]), rtol=1e-6)
+
+
+def test_fit_with_the_library_augmentation():
+    from medjax.data import augment
+
+    d = blobs(64, seed=9)
+    _, h = fit(LogisticRegression(), d, epochs=1, batch_size=32, augment=augment, **FAST)
+    assert np.isfinite(h["epochs"][0]["train_loss"])
+
+
 def test_eval_ignores_dropout():
     d = blobs(16)
     x, y = jnp.asarray(d["images"]), jnp.asarray(d["labels"])

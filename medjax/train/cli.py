@@ -37,6 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use a seeded random subset of at most N images of each split (quick runs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", action="store_true",
+                        help="random flips, rotations, shifts and intensity changes (medjax.data.augment)")
     parser.add_argument("--data-parallel", action="store_true", help="split batches over all local devices")
     parser.add_argument("--no-cache", action="store_true", help="do not use the persistent compilation cache")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for metrics.json and the figures")
@@ -130,7 +132,8 @@ def _grad_cam_figure(model, state, test, probs, threshold, path) -> None:
     fig = plots._figure(2 * picks.size, 2.2)
     axes = np.atleast_1d(fig.subplots(1, picks.size))
     for ax, i in zip(axes, picks):
-        plots.overlay(test.images[i], grad_cam(model, state.variables, test.images[i]), ax=ax, title=f"p={probs[i]:.2f}")
+        cam = grad_cam(model, state.variables, test.images[i], method="hirescam")  # faithful for any head
+        plots.overlay(test.images[i], cam, ax=ax, title=f"p={probs[i]:.2f}")
     fig.savefig(path, dpi=100)
 
 
@@ -164,6 +167,9 @@ def main(args: argparse.Namespace) -> int:
     if class_weight and task == "multilabel":
         class_weight = None  # a per-label weight vector is not offered by the CLI
     progress = "stderr" if sys.stderr.isatty() else False
+    augment = None
+    if args.augment:
+        from medjax.data import augment
 
     def show(record):
         print(_line(record), flush=True)
@@ -173,7 +179,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         state, history = fit(model, train, val, task=task, epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, weight_decay=args.weight_decay, class_weight=class_weight,
-                             early_stopping_patience=args.patience, seed=args.seed, progress=progress,
+                             early_stopping_patience=args.patience, seed=args.seed, progress=progress, augment=augment,
                              data_parallel=args.data_parallel, compilation_cache=not args.no_cache, on_epoch=show)
     except ValueError as exc:
         return _fail(exc)

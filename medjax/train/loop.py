@@ -106,7 +106,9 @@ def predict(state: TrainState, images: Any, *, task: str = "binary", batch_size:
             mesh=None) -> np.ndarray:
     """Probabilities for all ``images`` (batched, dropout off, running BatchNorm statistics)."""
     images = np.asarray(images, dtype=np.float32)
-    dummy = np.zeros((images.shape[0],), np.float32) if task != "segmentation" else np.zeros(images.shape[:3] + (1,), np.float32)
+    dummy = np.zeros((images.shape[0],), np.float32)  # targets are unused: only the probabilities are kept
+    if task == "segmentation":
+        dummy = np.zeros(images.shape[:3] + (1,), np.float32)
     if task == "multilabel":
         out_dim = state.apply_fn(state.variables, images[:1], train=False).shape[-1]
         dummy = np.zeros((images.shape[0], out_dim), np.float32)
