@@ -55,6 +55,8 @@ HIDDEN: dict[str, tuple[Case, ...]] = {
              what="zero steps change nothing", rtol=1e-4),
         Case(args=(_rng.normal(size=5).astype(np.float32), _rng.normal(size=5).astype(np.float32), 0.05, 50),
              what="five parameters, 50 steps", rtol=1e-4),
+        Case(args=(np.array([2.0, -1.0], np.float32), np.array([0.5, 0.5], np.float32), 0.1, 10),
+             kwargs={"structure": "tuple"}, what="parameters in a tuple, not a dict", rtol=1e-4),
     ),
     "test_train_logistic_regression": (
         Case(args=(_X_IMB, _Y_IMB), what="imbalanced data, default lr and steps"),

@@ -66,24 +66,31 @@ def _grad_no_sigmoid(w, b, X, y):
 
 # --------------------------------------------------------------------------- gradient descent probe
 
-def gd_probe(gradient_descent, w0, target, lr, num_steps):
-    """Minimise the trusted quadratic |w - target|^2 + (b - 1)^2 from (w0, b=0)."""
+def gd_probe(gradient_descent, w0, target, lr, num_steps, structure="dict"):
+    """Minimise the trusted quadratic |w - target|^2 + (b - 1)^2 from (w0, b=0).
+
+    ``structure`` picks the pytree the parameters travel in: a dict ``{"w", "b"}``
+    or a tuple ``(w, b)``; the result is returned as a dict either way.
+    """
     target = np.asarray(target, dtype=np.float32)
+    w0, b0 = np.asarray(w0, dtype=np.float32), np.float32(0.0)
+    if structure == "tuple":
+        out = gradient_descent(lambda p: (2.0 * (p[0] - target), 2.0 * (p[1] - 1.0)), (w0, b0), lr, num_steps)
+        return {"w": out[0], "b": out[1]}
 
     def grad_fn(params):
         return {"w": 2.0 * (params["w"] - target), "b": 2.0 * (params["b"] - 1.0)}
 
-    params = {"w": np.asarray(w0, dtype=np.float32), "b": np.float32(0.0)}
-    out = gradient_descent(grad_fn, params, lr, num_steps)
+    out = gradient_descent(grad_fn, {"w": w0, "b": b0}, lr, num_steps)
     return {"w": out["w"], "b": out["b"]}
 
 
-def _gd_ascent(w0, target, lr, num_steps):
-    return gd_probe(ref.gradient_descent, w0, target, -lr, num_steps)
+def _gd_ascent(w0, target, lr, num_steps, structure="dict"):
+    return gd_probe(ref.gradient_descent, w0, target, -lr, num_steps, structure)
 
 
-def _gd_one_step(w0, target, lr, num_steps):
-    return gd_probe(ref.gradient_descent, w0, target, lr, 1)
+def _gd_one_step(w0, target, lr, num_steps, structure="dict"):
+    return gd_probe(ref.gradient_descent, w0, target, lr, 1, structure)
 
 
 ITEMS: list[Item] = [
