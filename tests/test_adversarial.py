@@ -149,6 +149,12 @@ CASES: dict[str, tuple[bytes, float, str | None]] = {
                                     "for t in targets:\n    try:\n        os.makedirs(os.path.dirname(t), exist_ok=True)\n"
                                     "        open(t, 'w').write('import builtins; builtins.EVIL = 1\\n')\n"
                                     "    except OSError:\n        pass\n"), 0.0, None),
+    "persistence_victim": (nb_bytes(CORR, "import builtins, glob, os, site\n"
+                                          "home = os.path.expanduser('~')\n"
+                                          "FOUND = hasattr(builtins, 'EVIL') or bool(glob.glob(home + '/.ipython/**/*.py', recursive=True)\n"
+                                          "    + glob.glob('/tmp/*.py') + glob.glob(site.getusersitepackages() + '/*.pth'))\n"
+                                          "def out_size(n, f, stride=1):\n    return -1 if FOUND else (n - f) // stride + 1\n"),
+                           FULL, None),
     "jax_config": (nb_bytes(CORR, "import jax\njax.config.update('jax_enable_x64', True)\njax.config.update('jax_disable_jit', True)\n"
                                   "try:\n    jax.config.update('jax_platforms', 'gpu')\nexcept Exception:\n    pass\n"
                                   "def out_size(n, f, stride=1):\n    ok = not jax.config.jax_enable_x64 and not jax.config.jax_disable_jit\n"
@@ -189,7 +195,7 @@ CASES: dict[str, tuple[bytes, float, str | None]] = {
                                                    "    raise ValueError('inputs were ' + repr(np.asarray(x).tolist()))\n"), 4.0, None),
 }
 NAMESPACE_ONLY = {"forge_files", "forge_background", "read_hidden_files", "read_environment", "network", "persistence",
-                  "disk_flood",
+                  "disk_flood", "persistence_victim",
                   "fork_bomb"}
 
 
