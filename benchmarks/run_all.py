@@ -1,7 +1,7 @@
 """Run every benchmark script in this folder in turn (``make bench``); extra arguments (e.g. ``--quick``) pass through.
 
 Scripts are the ``*.py`` files here except this one and private ``_*.py``
-helpers, in name order. Exit status: the number of scripts that failed.
+helpers, in name order; with ``--quick``, scripts without that flag are skipped. Exit status: the number of scripts that failed.
 """
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     failed = []
     for script in scripts():
+        if "--quick" in argv and '"--quick"' not in script.read_text():
+            print(f"== {script.name}: skipped (it has no --quick mode)", flush=True)
+            continue
         print(f"== {script.name} {' '.join(argv)}", flush=True)
         t0 = time.perf_counter()
         code = subprocess.call([sys.executable, str(script), *argv])
