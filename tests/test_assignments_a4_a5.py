@@ -454,3 +454,53 @@ def test_nbgrader_round_trip_a4_a5(tmp_path_factory):
         for c in _grade_cells(nb):
             errors = [o for o in c.outputs if o.output_type == "error"]
             assert errors and errors[0].ename in {"AssertionError", "NameError"}, c.metadata.nbgrader.grade_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_sandboxed_grader_full_marks_and_zero(assignment, tmp_path):
+    """`medjax grade` (sandboxed child, probes across the process boundary): solution 100 %, stubs 0."""
+    import csv
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(REPO / "solutions" / assignment / f"{assignment}.ipynb", subs / "alice.ipynb")
+    shutil.copy(REPO / "exercises" / assignment / f"{assignment}.ipynb", subs / "bob.ipynb")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+    env.pop("MEDJAX_DATA_DIR", None)
+    proc = subprocess.run([str(BIN / "medjax"), "grade", "--assignment", assignment, str(subs / "alice.ipynb"),
+                           str(subs / "bob.ipynb"), "--out", str(tmp_path / "out"), "--jobs", "1", "--no-warmup"],
+                          env=env, capture_output=True, text=True, timeout=1200, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "out" / "grades.csv").open())}
+    total = sum(item.points for item in items(assignment).values())
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) == total
+    assert float(rows["bob"]["score"]) == 0.0 and rows["bob"]["status"] == "graded"
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_a4_solution_on_real_pneumoniamnist(data_dir):
+    """The a4 solution trains and reports on real PneumoniaMNIST, cleanly and within budget."""
+    from nbclient import NotebookClient
+
+    nb = _read(REPO / "solutions" / A4 / f"{A4}.ipynb")
+    old = {k: os.environ.get(k) for k in ("MEDJAX_DATA_DIR", "PYTHONPATH", "JAX_PLATFORMS")}
+    os.environ.update(MEDJAX_DATA_DIR=data_dir, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=False,
+                       resources={"metadata": {"path": str(REPO)}}).execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not [o for c in code for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
+    text = {c.metadata.nbgrader.grade_id: "".join(o.get("text", "") for o in c.outputs) for c in code}
+    assert text["load_data"].startswith("PneumoniaMNIST")
+    assert "FAIL" not in "".join(text.values())
+    accuracy_line = [ln for ln in text["test_report"].splitlines() if ln.startswith("threshold chosen on val")][0]
+    assert float(accuracy_line.split("acc ")[1].split()[0]) > 0.75  # published ResNet-18 (28): 0.854
+    assert sum(_seconds(c) for c in code) < BUDGET_S
