@@ -1,12 +1,12 @@
 """a1-a3 notebooks end to end, through the real nbgrader 0.9 commands.
 
 One test (so that pytest-xdist builds the course once) and one temporary nbgrader
-course hold the three source notebooks. ``nbgrader
-generate_assignment`` must produce exactly the committed ``exercises/``; then
-``nbgrader autograde`` (which executes notebooks with nbclient, one kernel per
-notebook) grades two students: ``alice`` submits the solution notebooks and must
-get full marks with nothing on stderr, ``bob`` submits the untouched exercises and
-must get 0, every graded cell failing cleanly (no hang, no dead kernel).
+course with the three source notebooks: ``nbgrader generate_assignment`` must
+produce exactly the committed ``exercises/``; then ``nbgrader autograde`` (which
+executes notebooks with nbclient, one kernel per notebook) grades two students:
+``alice`` submits the solution notebooks and must get full marks with nothing on
+stderr, ``bob`` submits the untouched exercises and must get 0, every graded cell
+failing cleanly (no hang, no dead kernel).
 """
 from __future__ import annotations
 
