@@ -7,6 +7,7 @@ epoch waits for the device until its metrics are fetched at the end.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -183,15 +184,140 @@ class _Progress:
     def close(self, record: dict) -> None:
         if self.bar is not None:
             shown = {k: f"{v:.4g}" for k, v in record.items() if k != "epoch" and isinstance(v, float)}
-            self.bar.set_postfix(shown, refresh=True)
+            self.bar.set_postfix(shown, refresh=False)
             self.bar.close()
 
 
-def _compile(fn, *args, **kwargs):
+def _compile(fn, *args):
     """AOT-compile ``fn`` for ``args``; return it and the seconds spent."""
     t0 = time.perf_counter()
-    compiled = fn.lower(*args, **kwargs).compile()
+    compiled = fn.lower(*args).compile()
     return compiled, time.perf_counter() - t0
+
+
+@dataclasses.dataclass
+class _Run:
+    """The arrays, their placement and the compiled steps of one ``fit`` call."""
+
+    task: str
+    images: np.ndarray
+    targets: np.ndarray
+    val: tuple[np.ndarray, np.ndarray] | None
+    batch_size: int
+    chunk: int
+    seed: int
+    pos_weight: jax.Array | None
+    mesh: Any = None
+    compiled: dict[str, Any] = dataclasses.field(default_factory=dict)
+    compile_time_s: float = 0.0
+    eval_batch: int = 256
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.images.shape[0] // self.batch_size
+
+    @property
+    def n_chunks(self) -> int:
+        return self.steps_per_epoch // self.chunk if self.chunk > 1 else 0
+
+    def put(self, batch, stacked: bool):
+        return jax.device_put(batch) if self.mesh is None else parallel.shard_batch(batch, self.mesh, stacked=stacked)
+
+    def compile(self, state: TrainState, augment) -> None:
+        """Compile the scan, single-step and eval functions ahead of time (timed apart from training)."""
+        idx = _epoch_batches(self.images.shape[0], self.batch_size, self.seed, 0)
+        pw = self.pos_weight
+        if self.n_chunks:
+            fn = steps.compile_step(steps._scan_steps, task=self.task, augment=augment)
+            sample = self.put((self.images[idx[:self.chunk]], self.targets[idx[:self.chunk]]), True)
+            self._add("scan", *_compile(fn, state, *sample, pw))
+        if self.n_chunks * self.chunk < self.steps_per_epoch:
+            fn = steps.compile_step(steps._train_step, task=self.task, augment=augment)
+            self._add("step", *_compile(fn, state, *self.put((self.images[idx[0]], self.targets[idx[0]]), False), pw))
+        if self.val is not None:
+            n_dev = 1 if self.mesh is None else self.mesh.devices.size
+            self.eval_batch = -(-min(256, self.val[0].shape[0]) // n_dev) * n_dev
+            x, y = self.val[0][:1].repeat(self.eval_batch, 0), self.val[1][:1].repeat(self.eval_batch, 0)
+            x, y, mask = self.put((x, y, np.ones(self.eval_batch, np.float32)), False)
+            fn = steps.compile_step(steps._eval_step, task=self.task, donate=False)
+            self._add("eval", *_compile(fn, state, x, y, pw, mask))
+
+    def _add(self, name: str, compiled, seconds: float) -> None:
+        self.compiled[name] = compiled
+        self.compile_time_s += seconds
+
+    def train_epoch(self, state: TrainState, epoch: int, bar: _Progress) -> tuple[TrainState, dict]:
+        """All steps of one epoch; metric sums stay on the device until the single fetch at the end."""
+        idx = _epoch_batches(self.images.shape[0], self.batch_size, self.seed, epoch)
+        blocks = [(idx[c * self.chunk:(c + 1) * self.chunk], "scan") for c in range(self.n_chunks)]
+        blocks += [(row, "step") for row in idx[self.n_chunks * self.chunk:]]
+        totals = None
+        for block, kind in blocks:
+            batch = self.put((self.images[block], self.targets[block]), kind == "scan")
+            state, sums = self.compiled[kind](state, *batch, self.pos_weight)
+            totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+            bar.update(block.size)
+        return state, jax.device_get(totals)
+
+    def validate(self, state: TrainState) -> tuple[dict[str, float], np.ndarray]:
+        return _evaluate_arrays(state, *self.val, task=self.task, batch_size=self.eval_batch,
+                                pos_weight=self.pos_weight, mesh=self.mesh, compiled=self.compiled["eval"])
+
+
+class _EarlyStopping:
+    """Tracks the best ``monitor`` value, keeps a copy of the best variables, says when to stop."""
+
+    def __init__(self, monitor: str, patience: int | None):
+        self.monitor, self.patience = monitor, patience
+        self.best_value, self.best, self.best_epoch, self.waited = None, None, None, 0
+
+    def should_stop(self, record: dict, state: TrainState) -> bool:
+        if self.patience is None or self.monitor not in record:
+            return False
+        value = record[self.monitor]
+        if self.best_value is None or MONITORS[self.monitor](value, self.best_value) != self.best_value:
+            self.best_value, self.best_epoch, self.waited = value, record["epoch"], 0
+            self.best = jax.tree.map(jnp.copy, (state.params, state.batch_stats))  # survives donation
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self, state: TrainState) -> TrainState:
+        return state if self.best is None else state.replace(params=self.best[0], batch_stats=self.best[1])
+
+
+def _initial_state(model, images, tx, seed, checkpoint_dir, resume, steps_per_epoch) -> tuple[TrainState, int]:
+    """A fresh state, or the newest checkpoint in ``checkpoint_dir`` with ``resume``; and the first epoch."""
+    state = create_train_state(model, jax.random.PRNGKey(seed), images[:1], tx)
+    if checkpoint_dir is None or not resume:
+        return state, 0
+    from medjax.train.checkpoint import latest_step, restore_checkpoint
+
+    if latest_step(checkpoint_dir) is None:
+        return state, 0
+    state = restore_checkpoint(checkpoint_dir, state)
+    return state, int(state.step) // steps_per_epoch
+
+
+def _pos_weight(class_weight, targets) -> float | None:
+    if class_weight == "balanced":
+        return balanced_pos_weight(targets)
+    return None if class_weight is None else float(class_weight)
+
+
+def _epoch_record(run: _Run, state: TrainState, epoch: int, totals: dict, seconds: float, rate) -> dict:
+    record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(totals["loss"] / totals["count"]),
+                              "train_accuracy": float(totals["correct"] / totals["count"])}
+    if run.val is not None:
+        sums, probs = run.validate(state)
+        record["val_loss"] = sums["loss"] / sums["count"]
+        record["val_accuracy"] = sums["correct"] / sums["count"]
+        if run.task == "binary":
+            record["val_auc"] = evaluation.roc_auc(probs, run.val[1])
+    record["lr"] = float(rate(int(state.step) - 1))
+    record["time_s"] = seconds
+    record["images_per_s"] = run.steps_per_epoch * run.batch_size / seconds
+    return record
 
 
 def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", epochs: int = 10,
@@ -242,97 +368,33 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
 
         enable_compilation_cache(None if compilation_cache is True else compilation_cache)
     images, targets = as_arrays(train_data, task)
-    val = as_arrays(val_data, task) if val_data is not None else None
     mesh = parallel.data_mesh() if data_parallel else None
-    n = images.shape[0]
-    batch_size = min(batch_size, n)
+    batch_size = min(batch_size, images.shape[0])
     if mesh is not None and batch_size % mesh.devices.size:
         raise ValueError(f"fit: batch_size {batch_size} must be a multiple of the {mesh.devices.size} devices")
-    steps_per_epoch = n // batch_size
     if scan_steps is None:
         scan_steps = 1 if jax.default_backend() == "cpu" else 8
-    chunk = max(1, min(scan_steps, steps_per_epoch))
-    n_chunks = steps_per_epoch // chunk if chunk > 1 else 0
+    pos_weight = _pos_weight(class_weight, targets)
+    run = _Run(task, images, targets, as_arrays(val_data, task) if val_data is not None else None, batch_size,
+               max(1, min(scan_steps, images.shape[0] // batch_size)), seed,
+               None if pos_weight is None else jnp.float32(pos_weight), mesh)
 
-    pos_weight = None
-    if class_weight == "balanced":
-        pos_weight = balanced_pos_weight(targets)
-    elif class_weight is not None:
-        pos_weight = float(class_weight)
-    pw = None if pos_weight is None else jnp.float32(pos_weight)
-
-    rate = make_schedule(lr, epochs * steps_per_epoch, schedule)
-    tx = make_optimizer(rate, weight_decay)
-    state = create_train_state(model, jax.random.PRNGKey(seed), images[:1], tx)
-    start_epoch = 0
-    if checkpoint_dir is not None and resume:
-        from medjax.train.checkpoint import latest_step, restore_checkpoint
-
-        if latest_step(checkpoint_dir) is not None:
-            state = restore_checkpoint(checkpoint_dir, state)
-            start_epoch = int(state.step) // steps_per_epoch
+    rate = make_schedule(lr, epochs * run.steps_per_epoch, schedule)
+    state, start_epoch = _initial_state(model, images, make_optimizer(rate, weight_decay), seed, checkpoint_dir,
+                                        resume, run.steps_per_epoch)
     if mesh is not None:
         state = parallel.replicate(state, mesh)
+    run.compile(state, augment)
 
-    def put(x, stacked):
-        return jax.device_put(x) if mesh is None else parallel.shard_batch(x, mesh, stacked=stacked)
-
-    # Compile once, ahead of time, so compile time is measured apart from training.
-    idx = _epoch_batches(n, batch_size, seed, 0)
-    scan_fn = steps.compile_step(steps._scan_steps, task=task, augment=augment)
-    one_fn = steps.compile_step(steps._train_step, task=task, augment=augment)
-    scan_c = one_c = None
-    compile_s = 0.0
-    if n_chunks:
-        sample = put((images[idx[:chunk]], targets[idx[:chunk]]), True)
-        scan_c, compile_s = _compile(scan_fn, state, *sample, pw)
-    if n_chunks * chunk < steps_per_epoch:
-        one_c, t = _compile(one_fn, state, *put((images[idx[0]], targets[idx[0]]), False), pw)
-        compile_s += t
-    eval_c = None
-    if val is not None:
-        eval_fn = steps.compile_step(steps._eval_step, task=task, donate=False)
-        eb = min(256, val[0].shape[0])
-        if mesh is not None:
-            eb = -(-eb // mesh.devices.size) * mesh.devices.size
-        sample = (val[0][:1].repeat(eb, 0), val[1][:1].repeat(eb, 0), np.ones(eb, np.float32))
-        sample = sample if mesh is None else parallel.shard_batch(sample, mesh)
-        eval_c, t = _compile(eval_fn, state, sample[0], sample[1], pw, sample[2])
-        compile_s += t
-
-    history: dict[str, Any] = {"epochs": [], "best_epoch": None, "compile_time_s": compile_s,
-                               "pos_weight": pos_weight}
-    best_value, best, waited, train_time = None, None, 0, 0.0
+    records, stopper, train_time = [], _EarlyStopping(monitor, early_stopping_patience), 0.0
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        idx = _epoch_batches(n, batch_size, seed, epoch)
-        bar = _Progress(progress, steps_per_epoch * batch_size, epoch, epochs)
-        totals = None
-        for c in range(n_chunks):
-            block = idx[c * chunk:(c + 1) * chunk]
-            state, sums = scan_c(state, *put((images[block], targets[block]), True), pw)
-            totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-            bar.update(block.size)
-        for row in idx[n_chunks * chunk:]:
-            state, sums = one_c(state, *put((images[row], targets[row]), False), pw)
-            totals = jax.tree.map(jnp.add, totals, sums) if totals is not None else sums
-            bar.update(row.size)
-        totals = jax.device_get(totals)  # the epoch's only wait for the device
+        bar = _Progress(progress, run.steps_per_epoch * batch_size, epoch, epochs)
+        state, totals = run.train_epoch(state, epoch, bar)
         seconds = time.perf_counter() - t0
         train_time += seconds
-        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(totals["loss"] / totals["count"]),
-                                  "train_accuracy": float(totals["correct"] / totals["count"])}
-        if val is not None:
-            sums, probs = _evaluate_arrays(state, *val, task=task, batch_size=eb, pos_weight=pw,
-                                           mesh=mesh, compiled=eval_c)
-            record["val_loss"] = sums["loss"] / sums["count"]
-            record["val_accuracy"] = sums["correct"] / sums["count"]
-            if task == "binary":
-                record["val_auc"] = evaluation.roc_auc(probs, val[1])
-        record["lr"] = float(rate(int(state.step) - 1))
-        record["time_s"] = seconds
-        record["images_per_s"] = steps_per_epoch * batch_size / seconds
-        history["epochs"].append(record)
+        record = _epoch_record(run, state, epoch, totals, seconds, rate)
+        records.append(record)
         bar.close(record)
         if checkpoint_dir is not None:
             from medjax.train.checkpoint import save_checkpoint
@@ -340,23 +402,13 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
             save_checkpoint(checkpoint_dir, state)
         if on_epoch is not None:
             on_epoch(record)
-        if early_stopping_patience is not None and monitor in record:
-            value = record[monitor]
-            if best_value is None or MONITORS[monitor](value, best_value) != best_value:
-                best_value, waited, history["best_epoch"] = value, 0, epoch + 1
-                best = jax.tree.map(jnp.copy, (state.params, state.batch_stats))  # survives donation
-            else:
-                waited += 1
-                if waited >= early_stopping_patience:
-                    break
-    if best is not None:
-        state = state.replace(params=best[0], batch_stats=best[1])
-    history["train_time_s"] = train_time
-    seen = sum(r["images_per_s"] * r["time_s"] for r in history["epochs"])
-    history["images_per_s"] = seen / train_time if train_time else float("nan")
-    history["threshold"] = 0.5
-    if val is not None and task == "binary" and 0 < val[1].sum() < val[1].size:
-        _, probs = _evaluate_arrays(state, *val, task=task, batch_size=eb, pos_weight=pw, mesh=mesh,
-                                    compiled=eval_c)
-        history["threshold"] = evaluation.choose_threshold(probs, val[1], threshold_criterion)
-    return state, history
+        if stopper.should_stop(record, state):
+            break
+    state = stopper.restore(state)
+    threshold = 0.5
+    if run.val is not None and task == "binary" and 0 < run.val[1].sum() < run.val[1].size:
+        threshold = evaluation.choose_threshold(run.validate(state)[1], run.val[1], threshold_criterion)
+    seen = sum(r["images_per_s"] * r["time_s"] for r in records)
+    return state, {"epochs": records, "best_epoch": stopper.best_epoch, "threshold": threshold,
+                   "compile_time_s": run.compile_time_s, "train_time_s": train_time,
+                   "images_per_s": seen / train_time if train_time else float("nan"), "pos_weight": pos_weight}
