@@ -285,6 +285,25 @@ def test_module_probes_catch_architecture_errors():
 
     assert "VALID padding" in {v.mistake for v in run_item(items(A4)["test_simple_cnn"], ValidCNN)}
 
+    class DropoutAlwaysOn(nn.Module):
+        dropout_rate: float = 0.0
+
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            x = ref.SimpleCNN()(x)  # same parameter count, one nested scope
+            return nn.Dropout(self.dropout_rate, deterministic=False, rng_collection="params")(x)
+
+    class NoDropout(nn.Module):
+        dropout_rate: float = 0.0
+
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            return ref.SimpleCNN()(x)
+
+    assert "off at evaluation" in _messages(A4, "test_simple_cnn", DropoutAlwaysOn) or \
+        "raised" in _messages(A4, "test_simple_cnn", DropoutAlwaysOn)
+    assert "two dropout keys gave the same output" in _messages(A4, "test_simple_cnn", NoDropout)
+
     class NoProjection(nn.Module):
         features: int
         strides: int = 1

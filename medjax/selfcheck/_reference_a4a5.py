@@ -122,15 +122,16 @@ def choose_threshold(val_probs, val_labels) -> float:
 
 
 class SimpleCNN(nn.Module):
-    """Conv(8)-ReLU-Pool -> Conv(16)-ReLU-Pool -> flatten -> Dense(32)-ReLU -> Dense(1)."""
+    """Conv(8)-ReLU-Pool -> Conv(16)-ReLU-Pool -> flatten -> Dense(32)-ReLU -> Dropout -> Dense(1)."""
+
+    dropout_rate: float = 0.0
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        del train
         for width in (8, 16):
             x = nn.max_pool(nn.relu(nn.Conv(width, (3, 3), padding="SAME")(x)), (2, 2), strides=(2, 2))
-        x = x.reshape((x.shape[0], -1))
-        return nn.Dense(1)(nn.relu(nn.Dense(32)(x)))
+        x = nn.relu(nn.Dense(32)(x.reshape((x.shape[0], -1))))
+        return nn.Dense(1)(nn.Dropout(self.dropout_rate, deterministic=not train)(x))
 
 
 def simple_cnn_param_count(height: int = 28, width: int = 28) -> int:

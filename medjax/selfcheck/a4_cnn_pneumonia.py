@@ -37,6 +37,8 @@ def checklist(hints: dict[str, str]):
         if not isinstance(got, dict):
             return False, "the probe did not get a result it understands"
         for key, hint in hints.items():
+            if key not in expected:  # a property this case does not ask about
+                continue
             if key not in got or not compare_values(got[key], expected[key], rtol=1e-5, atol=1e-6)[0]:
                 return False, hint.format(got=got.get(key))
         return True, "ok"
@@ -129,8 +131,12 @@ _SPLIT_HINTS = {
 # --------------------------------------------------------------------------- SimpleCNN
 
 
-def _cnn_probe(model_cls, shape) -> dict:
-    """Build the student's class with its defaults, init on zeros of ``shape``, count parameters."""
+def _cnn_probe(model_cls, shape, dropout: bool = False) -> dict:
+    """Build the student's class with its defaults, init on zeros of ``shape``, count parameters.
+
+    With ``dropout``, also build ``model_cls(dropout_rate=0.5)`` with random weights and report
+    whether evaluation (``train=False``, no rng) is deterministic and training mode is not.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -139,15 +145,29 @@ def _cnn_probe(model_cls, shape) -> dict:
     variables = jax.eval_shape(model.init, jax.random.key(0), x)  # shapes only, nothing computed
     out = jax.eval_shape(model.apply, variables, x)
     count = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(variables["params"]))
-    return {"collections": sorted(str(k) for k in variables), "params": count,
-            "output_shape": [int(s) for s in out.shape]}
+    result = {"collections": sorted(str(k) for k in variables), "params": count,
+              "output_shape": [int(s) for s in out.shape]}
+    if dropout:
+        model = model_cls(dropout_rate=0.5)
+        rng = np.random.default_rng(0)
+        params = jax.tree_util.tree_map(
+            lambda leaf: jnp.asarray(rng.normal(0.0, 0.3, leaf.shape).astype(np.float32)), variables["params"])
+        images = jnp.asarray(rng.uniform(0.0, 1.0, x.shape).astype(np.float32))
+        apply = jax.jit(model.apply, static_argnames="train")
+        evals = [np.asarray(apply({"params": params}, images)) for _ in range(2)]
+        trains = [np.asarray(apply({"params": params}, images, train=True, rngs={"dropout": jax.random.key(k)}))
+                  for k in (1, 2)]
+        result["eval_deterministic"] = bool(np.array_equal(evals[0], evals[1]))
+        result["dropout_in_training"] = bool(not np.allclose(trains[0], trains[1]))
+    return result
 
 
-def _cnn_expected(shape, *, side=None, pools=2):
+def _cnn_expected(shape, dropout=False, *, side=None, pools=2):
     """The probe's answer for a variant architecture (final feature-map side ``side``)."""
     side = shape[1] // 2 ** pools if side is None else side
     params = 80 + 1168 + (side * side * 16 + 1) * 32 + 33
-    return {"collections": ["params"], "params": params, "output_shape": [shape[0], 1]}
+    result = {"collections": ["params"], "params": params, "output_shape": [shape[0], 1]}
+    return {**result, "eval_deterministic": True, "dropout_in_training": True} if dropout else result
 
 
 _CNN_HINTS = {
@@ -156,6 +176,10 @@ _CNN_HINTS = {
     "output_shape": "the output should have shape (N, 1): one logit per image, got {got}",
     "params": ("{got} parameters do not match the architecture: Conv(8, 3x3, SAME) and Conv(16, 3x3, SAME) "
                "with bias, each followed by ReLU and a 2x2 max-pool, then Dense(32) and Dense(1)"),
+    "eval_deterministic": ("with dropout_rate=0.5 two evaluations (train=False) differ: dropout must be off "
+                           "at evaluation, nn.Dropout(rate, deterministic=not train)"),
+    "dropout_in_training": ("with dropout_rate=0.5 and train=True, two dropout keys gave the same output: "
+                            "apply nn.Dropout(self.dropout_rate, deterministic=not train) after Dense(32)"),
 }
 
 # --------------------------------------------------------------------------- train_step
@@ -368,13 +392,16 @@ ITEMS: list[Item] = [
                            "gets the rest.", _split_rounded),
                    Mistake("no shuffle", "Shuffle first: jax.random.permutation(key, n).", _split_unshuffled))),
     Item(grade_id="test_simple_cnn", name="SimpleCNN", points=2,
-         what="the notebook's architecture: parameter count and (N, 1) output",
+         what="the notebook's architecture: parameter count, (N, 1) output, dropout only in training",
          reference=ref.SimpleCNN, probe=_cnn_probe, compare=checklist(_CNN_HINTS),
-         cases=(Case(args=([1, 28, 28, 1],), what="init on (1, 28, 28, 1): 26,401 parameters, output (1, 1)"),),
+         cases=(Case(args=([1, 28, 28, 1],), what="init on (1, 28, 28, 1): 26,401 parameters, output (1, 1)"),
+                Case(args=([2, 28, 28, 1],), kwargs={"dropout": True},
+                     what="dropout_rate=0.5: random with train=True, off at evaluation")),
          mistakes=(Mistake("one pooling only", "Pool after BOTH convolutions: 28 -> 14 -> 7.",
-                           lambda shape: _cnn_expected(shape, pools=1)),
+                           lambda shape, dropout=False: _cnn_expected(shape, dropout, pools=1)),
                    Mistake("VALID padding", "Use padding='SAME' so that each conv keeps 28x28.",
-                           lambda shape: _cnn_expected(shape, side=((shape[1] - 2) // 2 - 2) // 2))),
+                           lambda shape, dropout=False: _cnn_expected(
+                               shape, dropout, side=((shape[1] - 2) // 2 - 2) // 2))),
          ),
     Item(grade_id="test_train_step", name="train_step", points=3,
          what="jitted SGD step on mean BCE-with-logits: (state, images, labels) -> (state, loss)",
