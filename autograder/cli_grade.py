@@ -1,5 +1,9 @@
 """``medjax grade --assignment ID SUBMISSION... --out DIR [--jobs N] [--timeout SECONDS]``.
 
+``medjax grade --course DIR --assignment ID`` grades an nbgrader course instead:
+``DIR/submitted/<student>/<ID>/`` in, results in ``DIR/medjax/<ID>/`` (or ``--out``),
+and every grade cell's score recorded in ``DIR/gradebook.db`` with nbgrader's API.
+
 Writes ``DIR/<student>/results.json`` (Gradescope), ``DIR/<student>/feedback.html``
 and ``DIR/grades.csv``. Exit status 0 when every submission got its result
 (a student's error is a result), non-zero only when the grader itself failed.
@@ -13,9 +17,11 @@ import sys
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", required=True, help="assignment id, e.g. a1_convolution")
-    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+    parser.add_argument("submissions", nargs="*", metavar="SUBMISSION",
                         help="notebooks, folders of notebooks, or LMS zip downloads")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--course", metavar="DIR",
+                        help="an nbgrader course folder: grade submitted/ and record scores in its gradebook.db")
+    parser.add_argument("--out", help="output folder (default with --course: DIR/medjax/<ID>)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel submissions (default: CPUs)")
     parser.add_argument("--timeout", type=float, default=600.0, help="wall-clock seconds per submission (default 600)")
     parser.add_argument("--test-timeout", type=float, default=60.0, help="wall-clock seconds per test case (default 60)")
@@ -51,6 +57,14 @@ def main(args: argparse.Namespace) -> int:
     except (ImportError, ValueError) as exc:
         print(f"medjax grade: cannot load assignment {args.assignment!r}: {exc}", file=sys.stderr)
         return 2
+    from pathlib import Path
+
+    if args.course:
+        args.submissions = [*args.submissions, str(Path(args.course) / "submitted")]
+        args.out = args.out or str(Path(args.course) / "medjax" / args.assignment)
+    if not args.submissions or not args.out:
+        print("medjax grade: give SUBMISSION... and --out DIR, or --course DIR", file=sys.stderr)
+        return 2
     subs = collect(args.submissions, assignment=args.assignment, roster=args.roster)
     if not subs:
         print("medjax grade: no submissions found (expected .ipynb files, folders or zips)", file=sys.stderr)
@@ -69,6 +83,15 @@ def main(args: argparse.Namespace) -> int:
 
     if len(results) != len(subs) or any(GRADER_FAILURE in r.status for r in results):
         return 1
+    if args.course:
+        from autograder.nbgrader_course import record
+
+        try:
+            n = record(args.course, args.assignment, args.out)
+        except ValueError as exc:
+            print(f"medjax grade: {exc}", file=sys.stderr)
+            return 2
+        print(f"recorded {n} submissions in {Path(args.course) / 'gradebook.db'}")
     errors = sum(r.status != "graded" for r in results)
     if sys.stderr.isatty():
         print(f"medjax grade: {len(results)} submissions, {errors} with errors -> {args.out}", file=sys.stderr)
