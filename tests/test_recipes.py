@@ -1,4 +1,5 @@
 """Recipes: PneumoniaCNN, ensemble/TTA prediction, prior shift, a smoke run, the benchmark's missing-data exit."""
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -18,7 +19,9 @@ FAST = dict(progress=False, compilation_cache=False)
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "pneumonia_accuracy.py"
 
 
+@functools.lru_cache(maxsize=None)
 def small_state(seed=0, features=(4, 8)):
+    """An untrained PneumoniaCNN state (cached: the tests only read it)."""
     x = jnp.zeros((1, 28, 28, 1))
     return create_train_state(PneumoniaCNN(features=features), jax.random.key(seed), x, optax.sgd(0.1))
 
@@ -34,13 +37,19 @@ def test_pneumonia_cnn_parameter_count():
     assert n == convs + bn + head
 
 
-@given(st.floats(0.2, 3.0), st.floats(-0.5, 0.5))
+@jax.jit
+def _logits_after_exposure(variables, x, scale, shift):
+    return PneumoniaCNN(features=(4, 8)).apply(variables, x * scale + shift)
+
+
+@given(st.floats(0.5, 3.0), st.floats(-0.5, 0.5))
 def test_pneumonia_cnn_ignores_exposure(scale, shift):
-    """Per-image standardisation: a brightness/contrast change of the whole image leaves the logits."""
-    state = small_state()
-    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
-    a = state.apply_fn(state.variables, jnp.asarray(x))
-    b = state.apply_fn(state.variables, jnp.asarray(x * np.float32(scale) + np.float32(shift)))
+    """Per-image standardisation: a brightness/contrast change of the whole image leaves the logits
+    (up to the ``1e-3`` added to the standard deviation)."""
+    variables = small_state().variables
+    x = jnp.asarray(np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32))
+    a = _logits_after_exposure(variables, x, 1.0, 0.0)
+    b = _logits_after_exposure(variables, x, scale, shift)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-3)
 
 
