@@ -62,6 +62,13 @@ def main(args: argparse.Namespace) -> int:
     if args.course:
         args.submissions = [*args.submissions, str(Path(args.course) / "submitted")]
         args.out = args.out or str(Path(args.course) / "medjax" / args.assignment)
+        from autograder.nbgrader_course import require_assignment
+
+        try:
+            require_assignment(args.course, args.assignment)
+        except ValueError as exc:
+            print(f"medjax grade: {exc}", file=sys.stderr)
+            return 2
     if not args.submissions or not args.out:
         print("medjax grade: give SUBMISSION... and --out DIR, or --course DIR", file=sys.stderr)
         return 2

@@ -54,6 +54,19 @@ def _item_scores(out_dir: Path) -> dict[str, dict[str, float]]:
     return {r["student"]: {k: float(v or 0) for k, v in r.items() if k not in skip} for r in rows}
 
 
+def require_assignment(course: str | Path, assignment: str) -> None:
+    """Raise ``ValueError`` unless the gradebook knows ``assignment`` (checked before grading)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db = Path(course) / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}") as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            raise ValueError(f"assignment {assignment!r} is not in {db}: "
+                             f"run 'nbgrader generate_assignment {assignment}' first") from None
+
+
 def record(course: str | Path, assignment: str, out_dir: str | Path) -> int:
     """Write the grader's per-cell scores into ``gradebook.db``; return the number of submissions."""
     from nbgrader.api import Gradebook, MissingEntry
