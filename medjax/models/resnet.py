@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from medjax.models._im2col import conv_general_dilated
 from medjax.models._tap import tap
 
 
@@ -38,13 +39,16 @@ class ResidualBlock(nn.Module):
         """The block's output ``(N, ceil(H / s), ceil(W / s), features)``."""
         norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9, name=name)  # noqa: E731
         s = (self.strides, self.strides)
-        y = nn.Conv(self.features, (3, 3), strides=s, padding="SAME", use_bias=False, name="conv1")(x)
+        y = nn.Conv(self.features, (3, 3), strides=s, padding="SAME", use_bias=False, name="conv1",
+                    conv_general_dilated=conv_general_dilated)(x)
         y = nn.relu(norm("bn1")(y))
-        y = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name="conv2")(y)
+        y = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name="conv2",
+                    conv_general_dilated=conv_general_dilated)(y)
         y = norm("bn2")(y)
         shortcut = x
         if x.shape[-1] != self.features or self.strides != 1:
-            shortcut = nn.Conv(self.features, (1, 1), strides=s, use_bias=False, name="proj_conv")(x)
+            shortcut = nn.Conv(self.features, (1, 1), strides=s, use_bias=False, name="proj_conv",
+                               conv_general_dilated=conv_general_dilated)(x)
             shortcut = norm("proj_bn")(shortcut)
         return nn.relu(y + shortcut)
 
@@ -82,7 +86,8 @@ class ResNet(nn.Module):
         if len(self.stage_sizes) != len(self.widths):
             raise ValueError(f"ResNet: 'stage_sizes' and 'widths' must have the same length, "
                              f"got {len(self.stage_sizes)} and {len(self.widths)}")
-        x = nn.Conv(self.widths[0], (3, 3), padding="SAME", use_bias=False, name="stem_conv")(x)
+        x = nn.Conv(self.widths[0], (3, 3), padding="SAME", use_bias=False, name="stem_conv",
+                    conv_general_dilated=conv_general_dilated)(x)
         x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, name="stem_bn")(x))
         for i, (blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):
             for j in range(blocks):

@@ -5,6 +5,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from medjax.models._im2col import conv_general_dilated, max_pool_blocks
+
 
 class _DoubleConv(nn.Module):
     """``(Conv3x3 -> (BatchNorm) -> ReLU) x 2``."""
@@ -15,7 +17,8 @@ class _DoubleConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         for _ in range(2):
-            x = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=not self.batch_norm)(x)
+            x = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=not self.batch_norm,
+                        conv_general_dilated=conv_general_dilated)(x)
             if self.batch_norm:
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
             x = nn.relu(x)
@@ -66,12 +69,12 @@ class UNet(nn.Module):
         for level in range(self.depth):
             x = _DoubleConv(self.base * 2**level, self.batch_norm)(x, train)
             skips.append(x)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = max_pool_blocks(x, (2, 2))
         x = _DoubleConv(self.base * 2**self.depth, self.batch_norm)(x, train)
         for level in reversed(range(self.depth)):
             width = self.base * 2**level
             x = nn.ConvTranspose(width, (2, 2), strides=(2, 2))(x)
             x = jnp.concatenate([x, skips[level]], axis=-1)
             x = _DoubleConv(width, self.batch_norm)(x, train)
-        x = nn.Conv(self.num_outputs, (1, 1))(x)
+        x = nn.Conv(self.num_outputs, (1, 1), conv_general_dilated=conv_general_dilated)(x)
         return x[:, :h, :w, :]
