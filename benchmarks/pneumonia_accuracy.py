@@ -30,6 +30,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data-file", default=None, help="pneumoniamnist.npz (default: $MEDJAX_DATA_DIR/pneumoniamnist.npz)")
     p.add_argument("--members", type=int, default=None, help="ensemble size (default: the recipe's)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per member (default: the recipe's)")
+    p.add_argument("--first-seed", type=int, default=None, help="seed of the first member (default 0)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the figures to FILE")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from medjax.train.recipes import ensemble_predict, pneumonia_recipe
 
     train, val, test = (load("pneumoniamnist", s, data_file=path) for s in ("train", "val", "test"))
-    options = {k: v for k, v in (("members", args.members), ("epochs", args.epochs)) if v is not None}
+    options = {k: v for k, v in (("members", args.members), ("epochs", args.epochs),
+                                            ("first_seed", args.first_seed)) if v is not None}
     recipe = pneumonia_recipe(**options)
     cache = tempfile.mkdtemp(prefix="medjax-bench-")  # cold: compile time counts once, members reuse it
     states = []

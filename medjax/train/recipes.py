@@ -78,13 +78,15 @@ class Recipe:
     tta: bool = True
 
 
-def pneumonia_recipe(*, members: int = 3, epochs: int = 10, features: Sequence[int] = (16, 32, 64)) -> Recipe:
+def pneumonia_recipe(*, members: int = 3, epochs: int = 10, features: Sequence[int] = (16, 32, 64),
+                     first_seed: int = 0) -> Recipe:
     """The PneumoniaMNIST recipe: :class:`PneumoniaCNN`, balanced loss, augmentation, flips at test time.
 
     Args:
-        members: ensemble size (seeds ``0 .. members - 1``).
+        members: ensemble size.
         epochs: epochs per member.
         features: conv widths of :class:`PneumoniaCNN`.
+        first_seed: the members use seeds ``first_seed .. first_seed + members - 1``.
 
     >>> r = pneumonia_recipe(members=2)
     >>> r.seeds, r.fit_kwargs["epochs"], r.tta
@@ -93,7 +95,7 @@ def pneumonia_recipe(*, members: int = 3, epochs: int = 10, features: Sequence[i
     aug = partial(_augment, horizontal_flip=True, max_degrees=10, max_pixels=2, brightness=0.1, contrast=0.2)
     kwargs = dict(epochs=epochs, batch_size=128, lr=2e-3, weight_decay=1e-4, class_weight="balanced",
                   augment=aug)
-    return Recipe(PneumoniaCNN(features=tuple(features)), kwargs, tuple(range(members)), True)
+    return Recipe(PneumoniaCNN(features=tuple(features)), kwargs, tuple(range(first_seed, first_seed + members)), True)
 
 
 def ensemble_predict(states: Sequence[Any], images: Any, *, tta: bool = True, batch_size: int = 512) -> np.ndarray:
