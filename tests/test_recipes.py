@@ -3,6 +3,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,6 +52,35 @@ def test_pneumonia_cnn_ignores_exposure(scale, shift):
     a = _logits_after_exposure(variables, x, 1.0, 0.0)
     b = _logits_after_exposure(variables, x, scale, shift)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-3)
+
+
+class StockPneumoniaCNN(nn.Module):
+    """The same network written with stock ``nn.Conv`` / ``nn.max_pool`` (lax convolution, reduce_window)."""
+
+    features: tuple = (4, 8)
+
+    @nn.compact
+    def __call__(self, x, train=False):
+        x = (x - x.mean(axis=(1, 2, 3), keepdims=True)) / (x.std(axis=(1, 2, 3), keepdims=True) + 1e-3)
+        for width in self.features:
+            x = nn.Conv(width, (3, 3), padding="SAME", use_bias=False)(x)
+            x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
+            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        return nn.Dense(1)(nn.Dropout(0.2, deterministic=not train)(x.mean(axis=(1, 2))))
+
+
+def test_pneumonia_cnn_matches_stock_flax_layers():
+    """The im2col / reshape-pooling fast path gives the stock layers' logits and BatchNorm updates."""
+    x = jnp.asarray(np.random.default_rng(3).random((4, 28, 28, 1), dtype=np.float32))
+    variables = PneumoniaCNN(features=(4, 8)).init(jax.random.key(0), x)
+    for train in (False, True):
+        got = PneumoniaCNN(features=(4, 8)).apply(variables, x, train=train, mutable=["batch_stats"],
+                                                  rngs={"dropout": jax.random.key(1)})
+        ref = StockPneumoniaCNN().apply(variables, x, train=train, mutable=["batch_stats"],
+                                        rngs={"dropout": jax.random.key(1)})
+        np.testing.assert_allclose(np.asarray(got[0]), np.asarray(ref[0]), rtol=1e-4, atol=1e-5)
+        for a, b in zip(jax.tree.leaves(got[1]), jax.tree.leaves(ref[1])):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
 def test_pneumonia_cnn_dropout_only_in_training():
