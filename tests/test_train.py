@@ -226,6 +226,11 @@ def test_steps_learn_multilabel_and_segmentation(task):
         state, m = train_step(state, x, y, task=task)
         losses.append(float(m["loss"]))
     assert losses[-1] < losses[0]
+    if task == "segmentation":
+        result = evaluate(state, {"images": x, "masks": y}, task=task)
+        pred = predict(state, x, task=task) >= 0.5
+        inter, total = (pred * y).sum((1, 2, 3)), pred.sum((1, 2, 3)) + y.sum((1, 2, 3))
+        assert result["dice"] == pytest.approx(np.mean((2 * inter + 1e-6) / (total + 1e-6)), rel=1e-5)
 
 
 def test_threshold_is_chosen_on_validation_only():

@@ -149,13 +149,20 @@ def evaluate(state: TrainState, data: Any, threshold: float = 0.5, *, task: str 
     ``accuracy_at_threshold``, ``auc``, ``sensitivity``, ``specificity`` and
     ``confusion_matrix`` ``[[TN, FP], [FN, TP]]`` at ``threshold`` (choose it on
     the validation split with :func:`choose_threshold`). Other tasks:
-    ``loss`` and ``accuracy`` (argmax for multiclass, per label or pixel at 0.5).
+    ``loss`` and ``accuracy`` (argmax for multiclass, per label or pixel at 0.5),
+    plus the mean per-label ``auc`` (multilabel) or the mean per-image ``dice``
+    of the mask at 0.5 (segmentation; an empty mask predicted empty scores 1).
     """
     images, targets = as_arrays(data, task)
     sums, probs = _evaluate_arrays(state, images, targets, task=task, batch_size=batch_size, pos_weight=pos_weight)
     result: dict[str, Any] = {"loss": sums["loss"] / sums["count"], "accuracy": sums["correct"] / sums["count"]}
     if task == "binary":
         result.update(evaluation.binary_report(probs, targets, threshold))
+    elif task == "segmentation":
+        from medjax.losses import dice_coefficient
+
+        pred = (probs >= 0.5).astype(np.float32)
+        result["dice"] = float(np.mean(dice_coefficient(pred, targets, axis=(1, 2, 3))))
     elif task == "multilabel":
         aucs = [evaluation.roc_auc(probs[:, j], targets[:, j]) for j in range(targets.shape[1])
                 if 0 < targets[:, j].sum() < targets.shape[0]]
