@@ -27,8 +27,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autograder.hidden import hidden_cases, run_hidden
-from medjax.selfcheck import items
-from medjax.selfcheck import _reference_a4a5 as ref
+from autograder.items import full_items
+from autograder.reference import a4_a5 as ref
+from medjax.selfcheck import items, run_visible
 from medjax.selfcheck.cases import run_item
 from medjax.selfcheck.notebook import execute
 
@@ -139,9 +140,10 @@ def test_dice_worked_examples():
 
 
 def test_saliency_and_grad_cam_against_analytic_forms():
-    from medjax.selfcheck.a5_resnet_unet import _saliency_analytic, _saliency_probe
+    from autograder.items.a5_resnet_unet import saliency_analytic
+    from medjax.selfcheck.a5_resnet_unet import _saliency_probe
 
-    np.testing.assert_allclose(_saliency_probe(ref.saliency_map, 3, 4, 5, 2), _saliency_analytic(3, 4, 5, 2),
+    np.testing.assert_allclose(_saliency_probe(ref.saliency_map, 3, 4, 5, 2), saliency_analytic(3, 4, 5, 2),
                                rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(0)
     a, g = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 2))
@@ -160,9 +162,12 @@ def _item_ids():
 
 @pytest.mark.parametrize("assignment,grade_id", _item_ids())
 def test_reference_passes_visible_and_hidden_cases(assignment, grade_id):
-    item = items(assignment)[grade_id]
+    item = full_items(assignment)[grade_id]
     obj = item.reference if item.reference is not None else "b"  # the multiple-choice answer
     assert all(v.passed for v in run_item(item, obj)), grade_id
+    shipped = items(assignment)[grade_id]  # no answers: judged against the stored expectations
+    assert shipped.reference is None and all(m.output is None for m in shipped.mistakes)
+    assert all(v.passed for v in run_visible(assignment, shipped, obj)), grade_id
     hidden = hidden_cases(assignment, grade_id)
     assert hidden, f"{grade_id} has no hidden cases"
     verdicts = run_hidden(item, obj, hidden)
@@ -170,23 +175,24 @@ def test_reference_passes_visible_and_hidden_cases(assignment, grade_id):
 
 
 def test_multiple_choice_answer_is_only_on_the_instructor_side():
-    item = items(A5)["test_shortcut_answer"]
+    item = full_items(A5)["test_shortcut_answer"]
     assert not run_hidden(item, "a", hidden_cases(A5, "test_shortcut_answer"))[0].passed
     assert "should be one of" in run_item(item, "e")[0].message
     assert run_item(item, " B ")[0].passed
     shipped = (REPO / "medjax" / "selfcheck" / "a5_resnet_unet.py").read_text()
-    shipped += (REPO / "medjax" / "selfcheck" / "_reference_a4a5.py").read_text()
+    stored_json = (REPO / "medjax" / "selfcheck" / "expected" / "a5_resnet_unet.json").read_text()
     assert "shortcut_answer" in shipped and '= "b"' not in shipped and "answer=" not in shipped
+    assert '"b"' not in stored_json
 
 
 def _strict_threshold(probs, labels):
-    from medjax.selfcheck.a4_cnn_pneumonia import _threshold_variant
+    from autograder.items.a4_cnn_pneumonia import _threshold_variant
 
     return _threshold_variant(strict=True)(probs, labels)
 
 
 def _broadcast_step(state, images, labels):
-    from medjax.selfcheck.a4_cnn_pneumonia import _broadcast_train_step
+    from autograder.items.a4_cnn_pneumonia import _broadcast_train_step
 
     return _broadcast_train_step(state, images, labels)
 
@@ -216,20 +222,22 @@ MISTAKES = [
 
 @pytest.mark.parametrize("assignment,grade_id,wrong,mistake", MISTAKES, ids=[m[3] for m in MISTAKES])
 def test_known_mistakes_are_named(assignment, grade_id, wrong, mistake):
-    verdicts = run_item(items(assignment)[grade_id], wrong)
+    verdicts = run_item(full_items(assignment)[grade_id], wrong)
     assert not all(v.passed for v in verdicts)
     assert mistake in {v.mistake for v in verdicts}, [v.message for v in verdicts]
+    shipped = run_visible(assignment, items(assignment)[grade_id], wrong)  # stored mistake outputs
+    assert mistake in {v.mistake for v in shipped}, [v.message for v in shipped]
 
 
 def test_dice_without_eps_gives_nan_and_is_named():
     with np.errstate(invalid="ignore"):
-        verdicts = run_item(items(A5)["test_dice_coefficient"],
+        verdicts = run_item(full_items(A5)["test_dice_coefficient"],
                             lambda p, t, eps=1e-6: np.sum(p * t) * 2 / (np.sum(p) + np.sum(t)))
     assert verdicts[2].mistake == "0/0 on empty masks"
 
 
 def _messages(assignment, grade_id, obj, hidden=False):
-    item = items(assignment)[grade_id]
+    item = full_items(assignment)[grade_id]
     verdicts = run_hidden(item, obj, hidden_cases(assignment, grade_id)) if hidden else run_item(item, obj)
     return " | ".join(v.message for v in verdicts if not v.passed)
 
@@ -283,7 +291,7 @@ def test_module_probes_catch_architecture_errors():
                 x = nn.max_pool(nn.relu(nn.Conv(c, (3, 3), padding="VALID")(x)), (2, 2), strides=(2, 2))
             return nn.Dense(1)(nn.relu(nn.Dense(32)(x.reshape((x.shape[0], -1)))))
 
-    assert "VALID padding" in {v.mistake for v in run_item(items(A4)["test_simple_cnn"], ValidCNN)}
+    assert "VALID padding" in {v.mistake for v in run_item(full_items(A4)["test_simple_cnn"], ValidCNN)}
 
     class DropoutAlwaysOn(nn.Module):
         dropout_rate: float = 0.0
@@ -383,7 +391,7 @@ def test_exercise_stubs_fail_every_item_cleanly(assignment, monkeypatch):
         if item.name not in namespace:
             assert gid == "test_shortcut_answer"
             continue
-        verdicts = run_item(item, namespace[item.name])
+        verdicts = run_visible(assignment, item, namespace[item.name])
         assert verdicts and all(not v.passed and "not implemented" in v.message for v in verdicts), gid
 
 

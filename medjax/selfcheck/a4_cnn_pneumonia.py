@@ -5,13 +5,15 @@ shape (N,); the confusion matrix is ``[[TN, FP], [FN, TP]]`` (rows = actual,
 columns = predicted); a ratio with a zero denominator is 0.0.
 
 Functions and classes are probed with plain inputs (seeds, sizes, arrays); the
-probes build keys, images and a trusted Flax ``TrainState`` themselves, so only
-plain data crosses the grader's process boundary.
+probes build keys, images and a Flax ``TrainState`` of a small probe network
+(not the graded architecture) themselves, so only plain data crosses the
+grader's process boundary. No answers here: expected values are stored data, the
+references and mistake models live in the instructor-only
+``autograder.items.a4_cnn_pneumonia``.
 
 >>> from medjax.selfcheck import items
->>> from medjax.selfcheck._reference_a4a5 import confusion_matrix
->>> [v.passed for v in run_item(items("a4_cnn_pneumonia")["test_confusion_matrix"], confusion_matrix)]
-[True, True]
+>>> items("a4_cnn_pneumonia")["test_choose_threshold"].mistakes[0].name
+"'>' instead of '>='"
 """
 from __future__ import annotations
 
@@ -20,29 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from medjax.selfcheck import _reference_a4a5 as ref
-from medjax.selfcheck.cases import Case, Item, Mistake, compare_values, run_item
+from medjax.selfcheck.cases import Case, Item, Mistake
+from medjax.selfcheck.choices import checklist
 
-__all__ = ["ITEMS", "run_item"]
+__all__ = ["ITEMS", "checklist"]
 
 _A = np.array  # case inputs are NumPy arrays, as a data pipeline would give
-
-
-def checklist(hints: dict[str, str]):
-    """A compare for probes that return a dict of properties: the first wrong key gives its hint.
-
-    A hint may use ``{got}`` (the student's value, never the expected one).
-    """
-    def compare(got: Any, expected: Any, case: Case) -> tuple[bool, str]:
-        if not isinstance(got, dict):
-            return False, "the probe did not get a result it understands"
-        for key, hint in hints.items():
-            if key not in expected:  # a property this case does not ask about
-                continue
-            if key not in got or not compare_values(got[key], expected[key], rtol=1e-5, atol=1e-6)[0]:
-                return False, hint.format(got=got.get(key))
-        return True, "ok"
-    return compare
 
 
 # --------------------------------------------------------------------------- metrics
@@ -57,10 +42,6 @@ _METRIC_CASES = (
 )
 
 
-def _swap(fn):
-    return lambda y_true, y_pred: fn(y_pred, y_true)
-
-
 # the library's and scikit-learn's versions of what the student writes
 _BANNED_METRICS = ("sklearn", "medjax.metrics", *(f"medjax.metrics.{f}" for f in (
     "confusion_matrix", "accuracy", "precision", "recall", "sensitivity", "specificity", "f1_score")))
@@ -68,13 +49,11 @@ _BANNED_THRESHOLD = ("sklearn", "medjax.train.evaluation", "medjax.train.evaluat
                      "medjax.train.choose_threshold")
 
 
-def _metric(name: str, fn, what: str, mistakes=(), points: float = 1) -> Item:
-    return Item(grade_id=f"test_{name}", name=name, points=points, what=what, reference=fn,
+def _metric(name: str, what: str, mistakes=(), points: float = 1) -> Item:
+    return Item(grade_id=f"test_{name}", name=name, points=points, what=what, reference=None,
                 cases=_METRIC_CASES, mistakes=tuple(mistakes), banned=_BANNED_METRICS)
 
 
-_ZERO_DIVISION = ("A zero denominator (for example no positive prediction) must give 0.0, "
-                  "never NaN: test the denominator before dividing.")
 
 # --------------------------------------------------------------------------- split_dataset
 
@@ -102,17 +81,6 @@ def _split_probe(split_dataset, seed: int, n: int, fractions=None) -> dict:
         "deterministic": bool(same(arrays, again)),
         "shuffled": bool(not all(same(arrays, o) for o in others)),
     }
-
-
-def _split_rounded(seed, n, fractions=(0.6, 0.2, 0.2)):
-    a, b = int(round(fractions[0] * n)), int(round(fractions[1] * n))
-    return {"count": 3, "integer": True, "sizes": [a, b, n - a - b], "disjoint": True, "covers": True,
-            "deterministic": True, "shuffled": True}
-
-
-def _split_unshuffled(seed, n, fractions=(0.6, 0.2, 0.2)):
-    return {"count": 3, "integer": True, "sizes": ref.split_sizes(n, fractions), "disjoint": True,
-            "covers": True, "deterministic": True, "shuffled": False}
 
 
 _SPLIT_HINTS = {
@@ -162,14 +130,6 @@ def _cnn_probe(model_cls, shape, dropout: bool = False) -> dict:
     return result
 
 
-def _cnn_expected(shape, dropout=False, *, side=None, pools=2):
-    """The probe's answer for a variant architecture (final feature-map side ``side``)."""
-    side = shape[1] // 2 ** pools if side is None else side
-    params = 80 + 1168 + (side * side * 16 + 1) * 32 + 33
-    result = {"collections": ["params"], "params": params, "output_shape": [shape[0], 1]}
-    return {**result, "eval_deterministic": True, "dropout_in_training": True} if dropout else result
-
-
 _CNN_HINTS = {
     "collections": ("model.init should create only 'params' (no BatchNorm, no extra collections), "
                     "got {got}"),
@@ -192,17 +152,29 @@ def _batch(seed: int, n: int, positive_fraction: float):
     return images, labels
 
 
+def _probe_net():
+    """A small probe network (not the graded SimpleCNN): Conv(4, 3x3)-ReLU-Pool, Dense(1)."""
+    import flax.linen as nn
+
+    class ProbeNet(nn.Module):
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            x = nn.max_pool(nn.relu(nn.Conv(4, (3, 3), padding="SAME")(x)), (4, 4), strides=(4, 4))
+            return nn.Dense(1)(x.reshape((x.shape[0], -1)))
+
+    return ProbeNet()
+
+
 @functools.lru_cache(maxsize=8)
-def _trusted_model_and_optimizer(lr: float):
+def _probe_model_and_optimizer(lr: float):
     """One model and optimizer object per learning rate: the static parts of the state stay
     identical between calls, so jit compiles each train_step once per batch shape."""
     import optax
 
-    model = ref.SimpleCNN()
-    return model, optax.sgd(lr)
+    return _probe_net(), optax.sgd(lr)
 
 
-def _trusted_params(model, seed: int):
+def _probe_params(model, seed: int):
     """LeCun-normal kernels and zero biases drawn with NumPy for the shapes Flax would create
     (``jax.eval_shape`` traces ``init`` without running it: much faster than a real init)."""
     import jax
@@ -222,14 +194,14 @@ def _trusted_params(model, seed: int):
 
 def _train_step_probe(train_step, seed: int, n: int, steps: int = 4, lr: float = 0.05,
                       positive_fraction: float = 0.5) -> dict:
-    """Train the TRUSTED SimpleCNN with ``train_step`` on one fixed batch; report the losses."""
+    """Train the probe network with ``train_step`` on one fixed batch; report the losses."""
     import jax
     import jax.numpy as jnp
     from flax.training.train_state import TrainState
 
     images, labels = _batch(seed, n, positive_fraction)
-    model, tx = _trusted_model_and_optimizer(float(lr))
-    state0 = TrainState.create(apply_fn=model.apply, params=_trusted_params(model, seed), tx=tx)
+    model, tx = _probe_model_and_optimizer(float(lr))
+    state0 = TrainState.create(apply_fn=model.apply, params=_probe_params(model, seed), tx=tx)
     images, labels = jnp.asarray(images), jnp.asarray(labels)
     try:
         step, jit_ok = jax.jit(train_step), True
@@ -274,18 +246,6 @@ def _compare_train_step(got: Any, expected: Any, case: Case) -> tuple[bool, str]
     return True, "ok"
 
 
-def _broadcast_train_step(state, images, labels):
-    """The (N, 1) against (N,) mistake: the loss is the mean of an N x N matrix."""
-    import jax
-
-    def loss_fn(params):
-        logits = state.apply_fn({"params": params}, images)  # (N, 1) with (N,) labels -> (N, N)
-        return ref.bce_with_logits(logits, labels[None, :])
-
-    loss, grads = jax.value_and_grad(loss_fn)(state.params)
-    return state.apply_gradients(grads=grads), loss
-
-
 # --------------------------------------------------------------------------- augment
 
 
@@ -314,11 +274,6 @@ def _augment_probe(augment, seed: int, n: int, size: int = 28, extreme: bool = F
     }
 
 
-def _augment_expected(seed, n, size=28, extreme=False):
-    return {"shape": [n, size, size, 1], "dtype": "float32", "deterministic": True, "keys_matter": True,
-            "changes_images": True, "in_range": True}
-
-
 _AUGMENT_HINTS = {
     "shape": "augment must keep the batch shape (N, H, W, 1), got {got}",
     "dtype": "augment must keep the dtype float32, got {got}",
@@ -331,23 +286,6 @@ _AUGMENT_HINTS = {
 # --------------------------------------------------------------------------- choose_threshold
 
 
-def _threshold_variant(*, strict: bool = False, largest: bool = False, by_accuracy: bool = False):
-    def choose(val_probs, val_labels):
-        p = np.asarray(val_probs, np.float64)
-        y = np.asarray(val_labels).astype(np.int64)
-        scores = []
-        for t in np.unique(p):
-            pred = (p > t) if strict else (p >= t)
-            if by_accuracy:
-                scores.append((float((pred == (y == 1)).mean()), t))
-            else:
-                scores.append((ref.recall(y, pred) + ref.specificity(y, pred) - 1.0, t))
-        best = max(s for s, _ in scores)
-        ties = [t for s, t in scores if abs(s - best) < 1e-12]
-        return float(max(ties) if largest else min(ties))
-    return choose
-
-
 # probabilities with power-of-two class sizes, so float sums of ratios are exact and ties are real
 _THR_SEPARABLE = (_A([0.1, 0.35, 0.4, 0.8, 0.7, 0.9, 0.2, 0.6]), _A([0, 0, 0, 1, 1, 1, 0, 1]))
 _THR_IMBALANCED = (_A([0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.62, 0.7, 0.3, 0.52, 0.65, 0.9]),
@@ -357,75 +295,63 @@ _THR_TIE = (_A([0.75, 0.15, 0.45, 0.35, 0.85, 0.25, 0.65, 0.55]), _A([1, 0, 1, 1
 ITEMS: list[Item] = [
     Item(grade_id="test_confusion_matrix", name="confusion_matrix", points=2,
          what="[[TN, FP], [FN, TP]]: rows = actual class, columns = predicted class",
-         reference=ref.confusion_matrix, cases=_METRIC_CASES, banned=_BANNED_METRICS,
+         reference=None, cases=_METRIC_CASES, banned=_BANNED_METRICS,
          mistakes=(Mistake("transposed matrix", "Rows are the ACTUAL class and columns the PREDICTED "
-                           "class: entry [1, 0] counts sick patients predicted healthy (FN).",
-                           lambda t, p: ref.confusion_matrix(t, p).T),
-                   Mistake("class order [1, 0]", "Order the classes [0, 1]: [[TN, FP], [FN, TP]].",
-                           lambda t, p: ref.confusion_matrix(t, p)[::-1, ::-1]))),
-    _metric("accuracy", ref.accuracy, "(TP + TN) / N"),
-    _metric("precision", ref.precision, "TP / (TP + FP), 0.0 without positive predictions",
+                           "class: entry [1, 0] counts sick patients predicted healthy (FN)."),
+                   Mistake("class order [1, 0]", "Order the classes [0, 1]: [[TN, FP], [FN, TP]]."))),
+    _metric("accuracy", "(TP + TN) / N"),
+    _metric("precision", "TP / (TP + FP), 0.0 without positive predictions",
             [Mistake("precision and recall swapped", "Precision divides by the predicted positives "
-                     "(TP + FP); recall divides by the actual positives (TP + FN).", _swap(ref.precision))]),
-    _metric("recall", ref.recall, "sensitivity TP / (TP + FN), 0.0 without positive labels",
+                     "(TP + FP); recall divides by the actual positives (TP + FN).")]),
+    _metric("recall", "sensitivity TP / (TP + FN), 0.0 without positive labels",
             [Mistake("recall and precision swapped", "Recall (sensitivity) divides by the actual "
-                     "positives (TP + FN).", _swap(ref.recall))]),
-    _metric("specificity", ref.specificity, "TN / (TN + FP), 0.0 without negative labels",
+                     "positives (TP + FN).")]),
+    _metric("specificity", "TN / (TN + FP), 0.0 without negative labels",
             [Mistake("false-positive rate", "Specificity is TN / (TN + FP), the fraction of healthy "
-                     "patients called healthy; FP / (TN + FP) is the false-positive rate.",
-                     lambda t, p: 1.0 - ref.specificity(t, p))]),
-    _metric("f1", ref.f1, "2 P R / (P + R), 0.0 when P + R = 0",
-            [Mistake("arithmetic mean", "F1 is the HARMONIC mean 2PR / (P + R), not (P + R) / 2.",
-                     lambda t, p: (ref.precision(t, p) + ref.recall(t, p)) / 2)]),
+                     "patients called healthy; FP / (TN + FP) is the false-positive rate.")]),
+    _metric("f1", "2 P R / (P + R), 0.0 when P + R = 0",
+            [Mistake("arithmetic mean", "F1 is the HARMONIC mean 2PR / (P + R), not (P + R) / 2.")]),
     Item(grade_id="test_always_negative_accuracy", name="always_negative_accuracy", points=1,
-         what="accuracy of always predicting 'healthy' at a given prevalence",
-         reference=ref.always_negative_accuracy,
+         what="accuracy of always predicting 'healthy' at a given prevalence", reference=None,
          cases=(Case(args=(0.05,), what="prevalence 5 %"), Case(args=(0.5,), what="prevalence 50 %")),
          mistakes=(Mistake("returned the prevalence", "Predicting 'healthy' for everyone is right for "
-                           "every healthy patient: a fraction 1 - prevalence.", lambda p: p),)),
+                           "every healthy patient: a fraction 1 - prevalence."),)),
     Item(grade_id="test_split_dataset", name="split_dataset", points=2,
          what="three disjoint, covering, key-determined index arrays with floor-rule sizes",
-         reference=ref.split_dataset, probe=_split_probe, compare=checklist(_SPLIT_HINTS),
+         reference=None, probe=_split_probe, compare=checklist(_SPLIT_HINTS),
          cases=(Case(args=(0, 10), what="n = 10, default fractions (6, 2, 2)"),
                 Case(args=(1, 37), what="n = 37: sizes 22, 7, 8 by the floor rule")),
          mistakes=(Mistake("rounded sizes", "Use floor (int()), not round(), for train and val; test "
-                           "gets the rest.", _split_rounded),
-                   Mistake("no shuffle", "Shuffle first: jax.random.permutation(key, n).", _split_unshuffled))),
+                           "gets the rest."),
+                   Mistake("no shuffle", "Shuffle first: jax.random.permutation(key, n)."))),
     Item(grade_id="test_simple_cnn", name="SimpleCNN", points=2,
          what="the notebook's architecture: parameter count, (N, 1) output, dropout only in training",
-         reference=ref.SimpleCNN, probe=_cnn_probe, compare=checklist(_CNN_HINTS),
+         reference=None, probe=_cnn_probe, compare=checklist(_CNN_HINTS),
          cases=(Case(args=([1, 28, 28, 1],), what="init on (1, 28, 28, 1): 26,401 parameters, output (1, 1)"),
                 Case(args=([2, 28, 28, 1],), kwargs={"dropout": True},
                      what="dropout_rate=0.5: random with train=True, off at evaluation")),
-         mistakes=(Mistake("one pooling only", "Pool after BOTH convolutions: 28 -> 14 -> 7.",
-                           lambda shape, dropout=False: _cnn_expected(shape, dropout, pools=1)),
-                   Mistake("VALID padding", "Use padding='SAME' so that each conv keeps 28x28.",
-                           lambda shape, dropout=False: _cnn_expected(
-                               shape, dropout, side=((shape[1] - 2) // 2 - 2) // 2))),
-         ),
+         mistakes=(Mistake("one pooling only", "Pool after BOTH convolutions: 28 -> 14 -> 7."),
+                   Mistake("VALID padding", "Use padding='SAME' so that each conv keeps 28x28."))),
     Item(grade_id="test_train_step", name="train_step", points=3,
-         what="jitted SGD step on mean BCE-with-logits: (state, images, labels) -> (state, loss)",
-         reference=ref.train_step, probe=_train_step_probe, compare=_compare_train_step,
+         what="jitted step on mean BCE-with-logits: (state, images, labels) -> (state, loss)",
+         reference=None, probe=_train_step_probe, compare=_compare_train_step,
          cases=(Case(args=(0, 16), what="16 random images, 4 steps: first loss = BCE, loss decreases"),),
          mistakes=(Mistake("(N, 1) logits against (N,) labels", "The model returns (N, 1) logits; with "
-                           "(N,) labels the loss broadcasts to an N x N matrix. Use logits[:, 0].",
-                           lambda *a, **k: _train_step_probe(_broadcast_train_step, *a, **k)),)),
+                           "(N,) labels the loss broadcasts to an N x N matrix. Use logits[:, 0]."),)),
     Item(grade_id="test_augment", name="augment", points=2,
          what="random, key-determined, shape- and range-preserving augmentation",
-         reference=ref.augment, probe=_augment_probe, compare=checklist(_AUGMENT_HINTS),
+         reference=None, probe=_augment_probe, compare=checklist(_AUGMENT_HINTS),
          cases=(Case(args=(0, 8), what="8 images 28x28"),)),
     Item(grade_id="test_choose_threshold", name="choose_threshold", points=3,
          what="the validation probability maximising Youden's J (probs >= t), ties -> smallest",
-         reference=ref.choose_threshold, banned=_BANNED_THRESHOLD,
+         reference=None, banned=_BANNED_THRESHOLD,
          cases=(Case(args=_THR_SEPARABLE, what="separable scores: the smallest positive's probability"),
                 Case(args=_THR_IMBALANCED, what="4 sick in 16: J and accuracy disagree"),
                 Case(args=_THR_TIE, what="two thresholds with the same J: take the smaller")),
          mistakes=(Mistake("'>' instead of '>='", "Predict positive when probs >= t, so the threshold "
-                           "itself counts as positive.", _threshold_variant(strict=True)),
+                           "itself counts as positive."),
                    Mistake("largest threshold on ties", "On ties of J, return the SMALLEST threshold "
-                           "(scan the candidates in increasing order, keep strict improvements).",
-                           _threshold_variant(largest=True)),
+                           "(scan the candidates in increasing order, keep strict improvements)."),
                    Mistake("maximised accuracy", "Maximise J = sensitivity + specificity - 1, not accuracy: "
-                           "on imbalanced data accuracy favours calling everyone healthy.",
-                           _threshold_variant(by_accuracy=True)))),
+                           "on imbalanced data accuracy favours calling everyone healthy."))),
 ]

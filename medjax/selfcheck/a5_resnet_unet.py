@@ -7,11 +7,12 @@ without bias and a 1x1 conv + BN projection exactly when channels or stride
 change; parameter counts include BatchNorm's scale and bias (not its running
 statistics).
 
+No answers here: expected values are stored data, the references and mistake
+models live in the instructor-only ``autograder.items.a5_resnet_unet``.
+
 >>> from medjax.selfcheck import items
->>> from medjax.selfcheck._reference_a4a5 import residual_block_param_count
->>> [v.passed for v in run_item(items("a5_resnet_unet")["test_residual_block_param_count"],
-...                             residual_block_param_count)]
-[True, True]
+>>> [m.name for m in items("a5_resnet_unet")["test_dice_coefficient"].mistakes]
+['eps only in the denominator', '0/0 on empty masks']
 """
 from __future__ import annotations
 
@@ -19,12 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from medjax.selfcheck import _reference_a4a5 as ref
-from medjax.selfcheck._reference import choice_item
-from medjax.selfcheck.a4_cnn_pneumonia import checklist
-from medjax.selfcheck.cases import Case, Item, Mistake, run_item
+from medjax.selfcheck.cases import Case, Item, Mistake
+from medjax.selfcheck.choices import checklist, choice_item
 
-__all__ = ["ITEMS", "run_item"]
+__all__ = ["ITEMS"]
 
 _rng = np.random.default_rng(5)
 
@@ -36,23 +35,11 @@ _SOFT = np.clip(_TARGET * 0.8 + _rng.uniform(0.0, 0.3, (6, 6)).astype(np.float32
 _EMPTY = np.zeros((5, 5), np.float32)
 
 
-def _dice_eps_denominator_only(pred, target, eps=1e-6):
-    p, t = np.asarray(pred, np.float64), np.asarray(target, np.float64)
-    return 2.0 * np.sum(p * t) / (np.sum(p) + np.sum(t) + eps)
-
-
-def _dice_no_eps(pred, target, eps=1e-6):
-    p, t = np.asarray(pred, np.float64), np.asarray(target, np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.float64(2.0 * np.sum(p * t)) / np.float64(np.sum(p) + np.sum(t))
-
-
 _DICE_MISTAKES = (
     Mistake("eps only in the denominator", "With eps only below the line two empty masks give 0/eps = 0, "
-            "but an empty prediction of an empty mask is perfect: add eps above AND below.",
-            _dice_eps_denominator_only),
+            "but an empty prediction of an empty mask is perfect: add eps above AND below."),
     Mistake("0/0 on empty masks", "Two empty masks make 0/0 = NaN: add eps to the numerator and the "
-            "denominator.", _dice_no_eps),
+            "denominator."),
 )
 
 
@@ -103,18 +90,6 @@ _BLOCK_HINTS = {
 }
 
 
-def _count_without_bn(c_in, c_out):
-    return ref.residual_block_param_count(c_in, c_out) - 4 * c_out - (2 * c_out if c_in != c_out else 0)
-
-
-def _count_without_projection(c_in, c_out):
-    return 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out
-
-
-def _count_with_conv_bias(c_in, c_out):
-    return ref.residual_block_param_count(c_in, c_out) + 2 * c_out + (c_out if c_in != c_out else 0)
-
-
 # --------------------------------------------------------------------------- U-Net
 
 
@@ -158,15 +133,6 @@ def _saliency_probe(saliency_map, seed: int, h: int, w: int, c: int):
     return np.asarray(saliency_map(logit_fn, jnp.asarray(image)))
 
 
-def _saliency_analytic(seed, h, w, c, *, reduce=np.max, absolute=True):
-    rng = np.random.default_rng(seed)
-    weights = rng.normal(size=(1, h, w, c)).astype(np.float32)[0]
-    curvature = rng.normal(size=(1, h, w, c)).astype(np.float32)[0]
-    image = rng.uniform(0.0, 1.0, (h, w, c)).astype(np.float32)
-    grad = weights + 2 * curvature * image
-    return reduce(np.abs(grad) if absolute else grad, axis=-1)
-
-
 def _activations(h, w, k, seed):
     rng = np.random.default_rng(seed)
     return (np.maximum(rng.normal(size=(h, w, k)), 0).astype(np.float32),
@@ -174,18 +140,6 @@ def _activations(h, w, k, seed):
 
 
 _CAM_A, _CAM_G = _activations(5, 4, 3, 11)
-
-
-def _cam_no_relu(a, g):
-    return (np.asarray(a, np.float64) * np.asarray(g, np.float64).mean(axis=(0, 1))[None, None]).sum(-1)
-
-
-def _cam_sum_weights(a, g):
-    return np.maximum(_cam_no_relu(a, g) * np.shape(g)[0] * np.shape(g)[1], 0.0)
-
-
-def _cam_pixelwise(a, g):
-    return np.maximum((np.asarray(a, np.float64) * np.asarray(g, np.float64)).sum(-1), 0.0)
 
 
 SHORTCUT_CHOICES = ("a", "b", "c", "d")
@@ -196,53 +150,50 @@ _BANNED_INTERPRET = ("medjax.interpret", "medjax.interpret.saliency", "medjax.in
 ITEMS: list[Item] = [
     Item(grade_id="test_dice_coefficient", name="dice_coefficient", points=2,
          what="(2 sum(P T) + eps) / (sum(P) + sum(T) + eps); two empty masks give 1",
-         reference=ref.dice_coefficient, mistakes=_DICE_MISTAKES, banned=_BANNED_DICE,
+         reference=None, mistakes=_DICE_MISTAKES, banned=_BANNED_DICE,
          cases=(Case(args=(_SOFT, _TARGET), what="a soft prediction of a 3x3 square"),
                 Case(args=(_TARGET, _TARGET), what="perfect overlap gives 1"),
                 Case(args=(_EMPTY, _EMPTY), what="empty prediction of an empty mask gives 1, not 0 or NaN"))),
     Item(grade_id="test_dice_loss", name="dice_loss", points=2,
          what="1 - Dice, differentiable with jax.grad (value and gradient checked)",
-         reference=ref.dice_loss, probe=_dice_loss_probe, rtol=1e-4, atol=1e-6, banned=_BANNED_DICE,
+         reference=None, probe=_dice_loss_probe, rtol=1e-4, atol=1e-6, banned=_BANNED_DICE,
          cases=(Case(args=(_SOFT, _TARGET), what="loss and gradient for a soft prediction"),
                 Case(args=(_TARGET, _TARGET), what="perfect overlap: loss 0"))),
     Item(grade_id="test_residual_block", name="ResidualBlock", points=3,
          what="conv3x3-BN-ReLU-conv3x3-BN + shortcut, ReLU; projection when channels or stride change",
-         reference=ref.ResidualBlock, probe=_block_probe, compare=checklist(_BLOCK_HINTS),
+         reference=None, probe=_block_probe, compare=checklist(_BLOCK_HINTS),
          cases=(Case(args=([1, 8, 8, 4], 4, 1), what="4 -> 4 channels, stride 1: identity shortcut"),
                 Case(args=([2, 8, 8, 4], 8, 1), what="4 -> 8 channels: projection shortcut"))),
     Item(grade_id="test_residual_block_param_count", name="residual_block_param_count", points=2,
          what="parameters of a stride-1 block, BatchNorm scale and bias included",
-         reference=ref.residual_block_param_count,
+         reference=None,
          cases=(Case(args=(16, 16), what="16 -> 16 (identity shortcut)"),
                 Case(args=(16, 32), what="16 -> 32 (projection shortcut)")),
          mistakes=(Mistake("BatchNorm forgotten", "Each BatchNorm learns a scale and a bias per channel: "
-                           "2 C_out parameters each.", _count_without_bn),
+                           "2 C_out parameters each."),
                    Mistake("projection forgotten", "When C_in != C_out the shortcut is a 1x1 conv "
-                           "(C_in C_out weights) plus a BatchNorm (2 C_out).", _count_without_projection),
+                           "(C_in C_out weights) plus a BatchNorm (2 C_out)."),
                    Mistake("conv biases counted", "The convs have no bias (use_bias=False): BatchNorm's "
-                           "shift replaces it.", _count_with_conv_bias))),
+                           "shift replaces it."))),
     Item(grade_id="test_unet", name="UNet", points=2,
          what="per-pixel logits with the input's spatial shape, (N, H, W, 1)",
-         reference=ref.UNet, probe=_unet_probe, compare=_compare_unet,
+         reference=None, probe=_unet_probe, compare=_compare_unet,
          cases=(Case(args=([[1, 28, 28, 1], [1, 64, 64, 1]],), what="28x28 and 64x64 inputs"),)),
     Item(grade_id="test_saliency_map", name="saliency_map", points=2,
          what="max over channels of |d logit / d pixel|, shape (H, W)",
-         reference=ref.saliency_map, probe=_saliency_probe, banned=_BANNED_INTERPRET,
+         reference=None, probe=_saliency_probe, banned=_BANNED_INTERPRET,
          cases=(Case(args=(0, 6, 5, 3), what="a known logit function, 6x5 image with 3 channels"),),
-         mistakes=(Mistake("no absolute value", "Saliency is the MAGNITUDE |d logit / d x|.",
-                           lambda *a: _saliency_analytic(*a, absolute=False)),
-                   Mistake("summed over channels", "Take the max over channels, not the sum.",
-                           lambda *a: _saliency_analytic(*a, reduce=np.sum)))),
+         mistakes=(Mistake("no absolute value", "Saliency is the MAGNITUDE |d logit / d x|."),
+                   Mistake("summed over channels", "Take the max over channels, not the sum."))),
     Item(grade_id="test_grad_cam", name="grad_cam", points=2,
          what="relu(sum_k alpha_k A_k) with alpha_k the spatial mean of the gradients",
-         reference=ref.grad_cam, rtol=1e-4, atol=1e-5, banned=_BANNED_INTERPRET,
+         reference=None, rtol=1e-4, atol=1e-5, banned=_BANNED_INTERPRET,
          cases=(Case(args=(_CAM_A, _CAM_G), what="5x4 feature map with 3 channels"),),
-         mistakes=(Mistake("no ReLU", "Grad-CAM keeps only positive evidence: apply a ReLU to the sum.",
-                           _cam_no_relu),
+         mistakes=(Mistake("no ReLU", "Grad-CAM keeps only positive evidence: apply a ReLU to the sum."),
                    Mistake("summed gradients", "alpha_k is the MEAN of the gradients over the feature map, "
-                           "not their sum.", _cam_sum_weights),
+                           "not their sum."),
                    Mistake("pixelwise product", "Average the gradients over space first (one weight per "
-                           "channel), then weight the activation maps.", _cam_pixelwise))),
+                           "channel), then weight the activation maps."))),
     choice_item(grade_id="test_shortcut_answer", name="shortcut_answer", points=1,
                 what="multiple choice: what a Grad-CAM map on the hospital marker means",
                 choices=SHORTCUT_CHOICES),

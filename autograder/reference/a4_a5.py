@@ -1,7 +1,8 @@
 """Trusted reference answers for assignments a4 (CNN for pneumonia) and a5 (ResNet, U-Net).
 
-Written independently of the rest of medjax (NumPy, plain ``jax.numpy`` and Flax
-linen only) so that the self-check and the grader have a second oracle: a bug in
+Instructor-only (``autograder/``, never in the medjax wheel). Written
+independently of the rest of medjax (NumPy, plain ``jax.numpy`` and Flax linen
+only) so that the self-check and the grader have a second oracle: a bug in
 ``medjax.metrics`` or ``medjax.models`` cannot also hide in these answers.
 
 Conventions stated in the notebooks and followed here:
