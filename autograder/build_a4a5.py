@@ -1,6 +1,8 @@
 """Write the solution notebooks of assignments a4 and a5 from this source.
 
     python -m autograder.build_a4a5            # writes solutions/a4_cnn_pneumonia/*.ipynb, solutions/a5_resnet_unet/*.ipynb
+    python -m autograder.release --write a4_cnn_pneumonia a5_resnet_unet   # then exercises/
+    python -m autograder.visible --write a4_cnn_pneumonia a5_resnet_unet   # after editing items or references
 
 The notebooks are the source of truth for the release pipeline; this module only
 keeps their cells and nbgrader metadata reviewable as Python. Every graded name,
