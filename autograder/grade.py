@@ -35,7 +35,8 @@ from autograder.submissions import Submission
 GRADER_VERSION = "1"
 MAX_CODE_BYTES = 2 << 20
 MAX_RESTARTS = 3
-# Banned in every item: the visible reference answers ship with medjax for the self-check.
+# Banned in every item: the self-check's stored expectations ship with medjax, and the
+# instructor's package holds the answers.
 ALWAYS_BANNED = ("medjax.selfcheck", "autograder")
 _RUN_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 
@@ -88,10 +89,20 @@ def _source_hash(modules: list[str]) -> str:
 
 
 def load_suite(assignment: str, *, items_module: str | None = None, hidden_module: str | None = None) -> Suite:
-    """The suite of ``assignment``: ``medjax.selfcheck.<id>`` and ``autograder.hidden.<id>`` by default."""
+    """The suite of ``assignment``: ``medjax.selfcheck.<id>`` and ``autograder.hidden.<id>`` by default.
+
+    The shipped items of ``medjax.selfcheck.<id>`` carry no answers: the suite uses the
+    trusted items of :func:`autograder.items.full_items` (references and mistake models
+    attached). The sandboxed child imports ``items_module`` for the probes only.
+    """
     items_module = items_module or f"medjax.selfcheck.{assignment}"
     hidden_module = hidden_module or f"autograder.hidden.{assignment}"
-    items = list(importlib.import_module(items_module).ITEMS)
+    if items_module == f"medjax.selfcheck.{assignment}":
+        from autograder.items import full_items
+
+        items = list(full_items(assignment).values())
+    else:  # a custom items module (tests, a course's own) brings its references itself
+        items = list(importlib.import_module(items_module).ITEMS)
     try:
         hidden = dict(importlib.import_module(hidden_module).HIDDEN)
     except ModuleNotFoundError as exc:

@@ -1,7 +1,8 @@
 """Graded items of a1-a3: references against independent oracles, mistakes, hidden cases, check_hidden.
 
-The references in ``medjax.selfcheck._reference`` are the trusted answers, so
-they are checked against oracles written here (sliding windows, jax.grad,
+The references in ``autograder.reference.a1_a3`` are the trusted answers (attached
+to the shipped items by ``autograder.items.full_items``), so they are checked
+against oracles written here (sliding windows, jax.grad,
 optax, flax layer counts, the medjax library, the course's worked examples).
 """
 from __future__ import annotations
@@ -21,8 +22,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import medjax
 from autograder.hidden import BannedCall, blocked, check_hidden, hidden_cases, run_hidden
-from medjax.selfcheck import _reference as ref
-from medjax.selfcheck import check, items
+from autograder.items import full_items
+from autograder.reference import a1_a3 as ref
+from medjax.selfcheck import check, items, run_visible
 from medjax.selfcheck.cases import Case, expected_value, from_plain, judge, run_item, to_plain
 
 ASSIGNMENTS = ("a1_convolution", "a2_logistic_regression", "a3_neural_networks")
@@ -50,7 +52,7 @@ def test_items_are_well_formed(assignment):
 
 @pytest.mark.parametrize("assignment,gid", ALL)
 def test_reference_passes_visible_and_hidden_cases(assignment, gid):
-    item = items(assignment)[gid]
+    item = full_items(assignment)[gid]
     if item.reference is None:
         pytest.skip("multiple-choice item")
     assert all(v.passed for v in run_item(item, item.reference))
@@ -61,7 +63,7 @@ def test_reference_passes_visible_and_hidden_cases(assignment, gid):
 @pytest.mark.parametrize("assignment,gid", ALL)
 def test_cases_travel_as_plain_data(assignment, gid):
     """The grader sends case inputs as plain data: decoding them must give the same expected value."""
-    item = items(assignment)[gid]
+    item = full_items(assignment)[gid]
     if item.reference is None:
         pytest.skip("multiple-choice item: no inputs")
     for case in (*item.cases, *hidden_cases(assignment, gid)):
@@ -73,7 +75,7 @@ def test_cases_travel_as_plain_data(assignment, gid):
 
 @pytest.mark.parametrize("assignment,gid", ALL)
 def test_every_mistake_is_recognised_somewhere(assignment, gid):
-    item = items(assignment)[gid]
+    item = full_items(assignment)[gid]
     for mistake in item.mistakes:
         named = []
         for case in (*item.cases, *hidden_cases(assignment, gid)):
@@ -82,6 +84,20 @@ def test_every_mistake_is_recognised_somewhere(assignment, gid):
             named.append(verdict.mistake)
             assert not verdict.passed or verdict.mistake is None
         assert mistake.name in named, (gid, mistake.name)
+
+
+@pytest.mark.parametrize("assignment,gid", ALL)
+def test_shipped_item_with_stored_expectations_judges_like_the_trusted_item(assignment, gid):
+    """The self-check path (no reference, stored data) passes the answer and names every mistake it can."""
+    shipped, trusted = items(assignment)[gid], full_items(assignment)[gid]
+    assert shipped.reference is None and all(m.output is None for m in shipped.mistakes)
+    if trusted.reference is None:
+        pytest.skip("multiple-choice item")
+    assert all(v.passed for v in run_visible(assignment, shipped, trusted.reference))
+    for mistake in trusted.mistakes:
+        by_data = [v.mistake for v in run_visible(assignment, shipped, mistake.output)]
+        by_model = [v.mistake for v in run_item(trusted, mistake.output)]
+        assert by_data == by_model, (gid, mistake.name)
 
 
 # --------------------------------------------------------------------------- course worked examples
@@ -378,10 +394,10 @@ def test_student_errors_become_verdicts():
     def broken(x):
         raise ValueError("boom 123")
 
-    verdicts = run_hidden(items("a3_neural_networks")["test_relu"], broken, hidden_cases("a3_neural_networks", "test_relu"))
+    verdicts = run_hidden(full_items("a3_neural_networks")["test_relu"], broken, hidden_cases("a3_neural_networks", "test_relu"))
     assert not any(v.passed for v in verdicts) and "ValueError" in verdicts[0].message
     assert "123" not in verdicts[0].message
-    assert run_hidden(items("a3_neural_networks")["test_relu"], lambda x: x, (Case(args=(np.array([-1.0]),)),))[0].passed is False
+    assert run_hidden(full_items("a3_neural_networks")["test_relu"], lambda x: x, (Case(args=(np.array([-1.0]),)),))[0].passed is False
 
 
 def test_choice_items_give_no_partial_credit_where_the_answer_key_exists():
@@ -442,7 +458,7 @@ def test_gradient_descent_must_handle_any_pytree():
             params = {"w": params["w"] - lr * g["w"], "b": params["b"] - lr * g["b"]}
         return params
 
-    item = items("a2_logistic_regression")["test_gradient_descent"]
+    item = full_items("a2_logistic_regression")["test_gradient_descent"]
     verdicts = run_hidden(item, dict_only, hidden_cases("a2_logistic_regression", "test_gradient_descent"))
     assert [v.passed for v in verdicts] == [True, True, True, False]
     assert all(v.passed for v in run_item(item, dict_only))  # the visible cases use a dict

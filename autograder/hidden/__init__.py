@@ -6,7 +6,8 @@ Inside the ``### BEGIN HIDDEN TESTS`` block of a grade cell::
     from autograder.hidden import check_hidden
     check_hidden("a1_convolution", "test_conv2d", conv2d)
 
-runs the hidden cases with the item's probe, reference and mistakes, prints a
+runs the hidden cases with the trusted item's probe, reference and mistakes
+(:func:`autograder.items.full_items`), prints a
 scorecard on stdout that names each case (``Case.what``) but never an expected
 value, and raises ``AssertionError`` when a case fails, so that a real
 ``nbgrader autograde`` grades the same cases as ``medjax grade``.
@@ -214,7 +215,9 @@ def run_hidden(item: Item, obj: Any, cases: tuple[Case, ...]) -> list[Verdict]:
 
 def check_hidden(assignment: str, grade_id: str, obj: Any) -> None:
     """Run the hidden cases of one item; print a value-free scorecard; raise on failure."""
-    item = items(assignment)[grade_id]
+    from autograder.items import full_items
+
+    item = full_items(assignment)[grade_id]
     cases = hidden_cases(assignment, grade_id)
     verdicts = run_hidden(item, obj, cases)
     passed = sum(v.passed for v in verdicts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medjax.selfcheck._reference import ChoiceCase
+from medjax.selfcheck.choices import ChoiceCase
 from medjax.selfcheck.cases import Case
 
 _rng = np.random.default_rng(31337)

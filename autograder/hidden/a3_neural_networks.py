@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medjax.selfcheck._reference import ChoiceCase
+from medjax.selfcheck.choices import ChoiceCase
 from medjax.selfcheck.a3_neural_networks import _mlp_params
 from medjax.selfcheck.cases import Case
 

@@ -5,7 +5,9 @@ A visible test cell in an exercise notebook reads::
     from medjax.selfcheck import check
     check("a1_convolution", "test_conv2d", conv2d)
 
-It runs the item's visible cases, prints a short scorecard on stdout and raises
+It runs the item's visible cases against their stored expected values
+(``medjax/selfcheck/expected/<assignment>.json``: the shipped package holds no
+reference answers), prints a short scorecard on stdout and raises
 ``AssertionError`` with a teaching message when a case fails (so nbgrader and
 Jupyter mark the cell as failed). Nothing is ever written to stderr.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from medjax.selfcheck.cases import Case, Item, Mistake, Verdict, compare_values, run_item
 
-__all__ = ["Case", "Item", "Mistake", "Verdict", "check", "compare_values", "items", "run_item"]
+__all__ = ["Case", "Item", "Mistake", "Verdict", "check", "compare_values", "items", "run_item", "run_visible"]
 
 ASSIGNMENTS = ("a1_convolution", "a2_logistic_regression", "a3_neural_networks",
                "a4_cnn_pneumonia", "a5_resnet_unet")
@@ -28,6 +30,16 @@ def items(assignment: str) -> dict[str, Item]:
         raise ValueError(f"unknown assignment {assignment!r}; known: {', '.join(ASSIGNMENTS)}")
     module = importlib.import_module(f"medjax.selfcheck.{assignment}")
     return {item.grade_id: item for item in module.ITEMS}
+
+
+def run_visible(assignment: str, item: Item, obj: Any) -> list[Verdict]:
+    """Judge ``obj`` on the visible cases of ``item`` (stored expectations unless the item has a reference)."""
+    if item.reference is not None:
+        return run_item(item, obj)
+    from medjax.selfcheck import stored
+
+    expected, mistakes = stored.for_item(assignment, item)
+    return run_item(item, obj, expected=expected, mistake_outputs=mistakes)
 
 
 def format_verdicts(item: Item, verdicts: list[Verdict]) -> str:
@@ -47,7 +59,7 @@ def format_verdicts(item: Item, verdicts: list[Verdict]) -> str:
 def check(assignment: str, grade_id: str, obj: Any) -> None:
     """Run the visible cases of one graded item on ``obj``; raise ``AssertionError`` on failure."""
     item = items(assignment)[grade_id]
-    verdicts = run_item(item, obj)
+    verdicts = run_visible(assignment, item, obj)
     report = format_verdicts(item, verdicts)
     print(report)
     if not all(v.passed for v in verdicts):

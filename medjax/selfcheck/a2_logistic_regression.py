@@ -3,7 +3,8 @@
 Banned everywhere: ``optax``, ``jax.nn.log_sigmoid`` and ``medjax`` (the library
 has these functions). ``sigmoid`` itself must not call a library sigmoid;
 the other items may use ``jax.nn.sigmoid`` or the student's own ``sigmoid``.
-``bce_gradient`` is derived by hand: no ``jax.grad`` inside it.
+``bce_gradient`` is derived by hand: no ``jax.grad`` inside it. No answers here:
+the references and mistake models live in ``autograder.items.a2_logistic_regression``.
 
 >>> from medjax.selfcheck import items
 >>> items("a2_logistic_regression")["test_bce"].points
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from medjax.selfcheck import _reference as ref
 from medjax.selfcheck.cases import Case, Item, Mistake
 
 ASSIGNMENT = "a2_logistic_regression"
@@ -26,42 +26,6 @@ Y_SMALL = np.array([1, 0, 1, 1, 0, 0], dtype=np.float32)
 W_SMALL = np.array([0.5, -1.0, 0.25], dtype=np.float32)
 _X_TRAIN = np.concatenate([_rng.normal(-1.0, 1.0, (20, 2)), _rng.normal(1.0, 1.0, (20, 2))]).astype(np.float32)
 _Y_TRAIN = np.concatenate([np.zeros(20), np.ones(20)]).astype(np.float32)
-
-
-# --------------------------------------------------------------------------- mistake models
-
-def _naive_bce_logits(logits, y_true):
-    with np.errstate(all="ignore"):
-        p = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
-        y = np.asarray(y_true, dtype=np.float64)
-        return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def _bce_sum(y_prob, y_true):
-    return ref.bce(y_prob, y_true) * np.asarray(y_true).size
-
-
-def _bce_unclipped(y_prob, y_true):
-    with np.errstate(all="ignore"):
-        p, y = np.asarray(y_prob, dtype=np.float64), np.asarray(y_true, dtype=np.float64)
-        return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def _grad_no_mean(w, b, X, y):
-    dw, db = ref.bce_gradient(w, b, X, y)
-    n = np.asarray(X).shape[0]
-    return dw * n, db * n
-
-
-def _grad_wrong_sign(w, b, X, y):
-    dw, db = ref.bce_gradient(w, b, X, y)
-    return -dw, -db
-
-
-def _grad_no_sigmoid(w, b, X, y):
-    X = np.asarray(X, dtype=np.float64)
-    r = X @ np.asarray(w, dtype=np.float64) + b - np.asarray(y, dtype=np.float64)
-    return X.T @ r / X.shape[0], np.mean(r)
 
 
 # --------------------------------------------------------------------------- gradient descent probe
@@ -85,76 +49,66 @@ def gd_probe(gradient_descent, w0, target, lr, num_steps, structure="dict"):
     return {"w": out["w"], "b": out["b"]}
 
 
-def _gd_ascent(w0, target, lr, num_steps, structure="dict"):
-    return gd_probe(ref.gradient_descent, w0, target, -lr, num_steps, structure)
-
-
-def _gd_one_step(w0, target, lr, num_steps, structure="dict"):
-    return gd_probe(ref.gradient_descent, w0, target, lr, 1, structure)
-
-
 ITEMS: list[Item] = [
     Item(grade_id="test_sigmoid", name="sigmoid", points=1,
          what="sigmoid(z) = 1 / (1 + exp(-z)), elementwise and finite for any z",
-         reference=ref.sigmoid,
+         reference=None,
          cases=(Case(args=(np.array([-3.0, -1.0, 0.0, 1.0, 3.0], np.float32),), what="small values"),
                 Case(args=(np.array([[-100.0, 100.0], [0.5, -0.5]], np.float32),), what="+-100 and a 2-D input")),
          banned=("jax.nn.sigmoid", "jax.scipy.special.expit", "scipy", *BANNED)),
     Item(grade_id="test_bce", name="bce", points=1,
          what="bce(y_prob, y_true) = mean(-(y log p + (1-y) log(1-p))), p clipped to [1e-7, 1-1e-7]",
-         reference=ref.bce,
+         reference=None,
          cases=(Case(args=(np.array([0.9, 0.2, 0.6], np.float32), np.array([1.0, 0.0, 1.0], np.float32)),
                      what="three predictions"),
                 Case(args=(np.array([0.0, 1.0], np.float32), np.array([1.0, 1.0], np.float32)),
                      what="p = 0 for a positive: clipping keeps it finite")),
-         mistakes=(Mistake("sum instead of mean", "average the per-example losses (divide by N).", _bce_sum),
-                   Mistake("no clipping", "clip p to [1e-7, 1 - 1e-7] before taking logs.", _bce_unclipped)),
+         mistakes=(Mistake("sum instead of mean", "average the per-example losses (divide by N)."),
+                   Mistake("no clipping", "clip p to [1e-7, 1 - 1e-7] before taking logs.")),
          banned=BANNED),
     Item(grade_id="test_bce_with_logits", name="bce_with_logits", points=2,
          what="bce_with_logits(z, y) = mean BCE of sigmoid(z), computed stably (finite at +-100)",
-         reference=ref.bce_with_logits,
+         reference=None,
          cases=(Case(args=(np.array([2.0, -1.0, 0.5], np.float32), np.array([1.0, 0.0, 0.0], np.float32)),
                      what="moderate logits"),
                 Case(args=(np.array([100.0, -100.0], np.float32), np.array([0.0, 1.0], np.float32)),
                      what="logits of +-100, confidently wrong (loss 100)", rtol=1e-4)),
          mistakes=(Mistake("log(sigmoid(z)) overflows",
                            "use log(1 + exp(z)) - y z with a stable log(1 + exp(z)) "
-                           "(max(z, 0) + log1p(exp(-|z|)) or jnp.logaddexp(0, z)).", _naive_bce_logits),),
+                           "(max(z, 0) + log1p(exp(-|z|)) or jnp.logaddexp(0, z))."),),
          banned=BANNED),
     Item(grade_id="test_predict_proba", name="predict_proba", points=1,
          what="predict_proba(w, b, X) = sigmoid(X @ w + b), shape (N,)",
-         reference=ref.predict_proba,
+         reference=None,
          cases=(Case(args=(W_SMALL, 0.5, X_SMALL), what="6 examples, 3 features"),),
-         mistakes=(Mistake("forgot the bias", "add b to every logit.", lambda w, b, X: ref.predict_proba(w, 0.0, X)),
-                   Mistake("returned (N, 1)", "w has shape (d,), so X @ w has shape (N,): keep it 1-D.",
-                           lambda w, b, X: ref.predict_proba(w, b, X)[:, None])),
+         mistakes=(Mistake("forgot the bias", "add b to every logit."),
+                   Mistake("returned (N, 1)", "w has shape (d,), so X @ w has shape (N,): keep it 1-D.")),
          banned=BANNED),
     Item(grade_id="test_bce_gradient", name="bce_gradient", points=2,
          what="bce_gradient(w, b, X, y) = (X^T (p - y) / N, mean(p - y)), derived by hand",
-         reference=ref.bce_gradient,
+         reference=None,
          cases=(Case(args=(W_SMALL, 0.5, X_SMALL, Y_SMALL), what="6 examples, 3 features"),
                 Case(args=(np.zeros(3, np.float32), 0.0, X_SMALL, Y_SMALL), what="at w = 0, b = 0")),
-         mistakes=(Mistake("missing mean", "the loss is a mean, so its gradient is divided by N.", _grad_no_mean),
-                   Mistake("wrong sign", "dL/dz = p - y (prediction minus label).", _grad_wrong_sign),
-                   Mistake("forgot the sigmoid", "p = sigmoid(X w + b), not X w + b.", _grad_no_sigmoid)),
+         mistakes=(Mistake("missing mean", "the loss is a mean, so its gradient is divided by N."),
+                   Mistake("wrong sign", "dL/dz = p - y (prediction minus label)."),
+                   Mistake("forgot the sigmoid", "p = sigmoid(X w + b), not X w + b.")),
          banned=(*BANNED, *AUTODIFF)),
     Item(grade_id="test_gradient_descent", name="gradient_descent", points=2,
          what="gradient_descent(grad_fn, params, lr, num_steps): params <- params - lr * grad_fn(params), on a pytree",
-         reference=ref.gradient_descent, probe=gd_probe,
+         reference=None, probe=gd_probe,
          cases=(Case(args=(np.array([3.0, -2.0], np.float32), np.array([1.0, 1.0], np.float32), 0.1, 20),
                      what="a quadratic bowl, 20 steps of lr 0.1", rtol=1e-4),
                 Case(args=(np.array([0.0], np.float32), np.array([2.0], np.float32), 0.25, 1),
                      what="one step", rtol=1e-4)),
-         mistakes=(Mistake("w + lr * grad", "step AGAINST the gradient: params - lr * grad.", _gd_ascent),
-                   Mistake("only one step", "repeat the update num_steps times.", _gd_one_step)),
+         mistakes=(Mistake("w + lr * grad", "step AGAINST the gradient: params - lr * grad."),
+                   Mistake("only one step", "repeat the update num_steps times.")),
          banned=BANNED),
     Item(grade_id="test_train_logistic_regression", name="train_logistic_regression", points=2,
          what="train_logistic_regression(X, y, lr=0.1, num_steps=100) -> (w, b, losses) from w = 0, b = 0",
-         reference=ref.train_logistic_regression,
+         reference=None,
          cases=(Case(args=(_X_TRAIN, _Y_TRAIN), kwargs={"num_steps": 30},
                      what="two Gaussian blobs, 30 steps of lr 0.1"),
                 Case(args=(_X_TRAIN, _Y_TRAIN), kwargs={"lr": 1.0, "num_steps": 10}, what="lr 1.0, 10 steps")),
-         mistakes=(Mistake("gradient ascent", "step against the gradient: w - lr * dw.",
-                           lambda X, y, lr=0.1, num_steps=100: ref.train_logistic_regression(X, y, -lr, num_steps)),),
+         mistakes=(Mistake("gradient ascent", "step against the gradient: w - lr * dw."),),
          rtol=1e-3, atol=1e-4, banned=BANNED),
 ]

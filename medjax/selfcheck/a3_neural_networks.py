@@ -2,7 +2,8 @@
 
 ``init_mlp`` is checked statistically (shapes, He or Glorot scale, zero biases,
 determinism for a key), not value by value. ``two_layer_grads`` is backprop by
-hand: no ``jax.grad``/``jax.vjp``/``jax.value_and_grad`` inside it.
+hand: no ``jax.grad``/``jax.vjp``/``jax.value_and_grad`` inside it. No answers
+here: the references and mistake models live in ``autograder.items.a3_neural_networks``.
 
 >>> from medjax.selfcheck import items
 >>> items("a3_neural_networks")["test_mlp_param_count"].cases[0].args
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from medjax.selfcheck import _reference as ref
 from medjax.selfcheck.cases import Case, Item, Mistake
+from medjax.selfcheck.choices import choice_item
 
 ASSIGNMENT = "a3_neural_networks"
 BANNED = ("jax.nn", "flax", "optax", "medjax")
@@ -71,117 +72,76 @@ def init_probe(init_mlp, seed, layer_sizes):
             "another key gives other params": bool(differ)}
 
 
-def _std_init(key, layer_sizes):
-    rng = np.random.default_rng(0)
-    return [(rng.normal(0, 1.0, (a, b)), np.zeros(b)) for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
-
-
-# --------------------------------------------------------------------------- mistake models
-
-def _grads_no_relu_mask(params, x, y):
-    (w1, b1), (w2, b2) = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in params]
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    h = ref.relu(x @ w1 + b1)
-    d_out = 2.0 * (h @ w2 + b2 - y) / y.size
-    d_z1 = d_out @ w2.T
-    return [(x.T @ d_z1, d_z1.sum(axis=0)), (h.T @ d_out, d_out.sum(axis=0))]
-
-
-def _grads_scaled(factor):
-    def output(params, x, y):
-        return [(dw * factor, db * factor) for dw, db in ref.two_layer_grads(params, x, y)]
-    return output
-
-
 ITEMS: list[Item] = [
-    Item(grade_id="test_relu", name="relu", points=1, what="relu(x) = max(0, x)", reference=ref.relu,
+    Item(grade_id="test_relu", name="relu", points=1, what="relu(x) = max(0, x)", reference=None,
          cases=(Case(args=(_X,), what="negatives, zero and positives"),),
-         mistakes=(Mistake("absolute value", "negative inputs give 0, not |x|.", lambda x: np.abs(x)),),
+         mistakes=(Mistake("absolute value", "negative inputs give 0, not |x|."),),
          banned=BANNED),
     Item(grade_id="test_leaky_relu", name="leaky_relu", points=1, what="leaky_relu(x, alpha=0.01) = x if x > 0 else alpha x",
-         reference=ref.leaky_relu,
+         reference=None,
          cases=(Case(args=(_X,), what="default alpha 0.01"), Case(args=(_X,), kwargs={"alpha": 0.2}, what="alpha 0.2")),
-         mistakes=(Mistake("alpha on the wrong side", "multiply the NEGATIVE inputs by alpha.",
-                           lambda x, alpha=0.01: np.where(np.asarray(x) > 0, alpha * np.asarray(x), x)),),
+         mistakes=(Mistake("alpha on the wrong side", "multiply the NEGATIVE inputs by alpha."),),
          banned=BANNED),
     Item(grade_id="test_elu", name="elu", points=1, what="elu(x, alpha=1.0) = x if x > 0 else alpha (exp(x) - 1)",
-         reference=ref.elu,
+         reference=None,
          cases=(Case(args=(_X,), what="default alpha"), Case(args=(_X,), kwargs={"alpha": 0.5}, what="alpha 0.5")),
-         mistakes=(Mistake("forgot alpha", "scale the negative branch by alpha.",
-                           lambda x, alpha=1.0: ref.elu(x, 1.0)),
-                   Mistake("forgot the - 1", "the negative branch is alpha (exp(x) - 1), which tends to -alpha.",
-                           lambda x, alpha=1.0: np.where(np.asarray(x) > 0, x, alpha * np.exp(np.minimum(x, 0))))),
+         mistakes=(Mistake("forgot alpha", "scale the negative branch by alpha."),
+                   Mistake("forgot the - 1", "the negative branch is alpha (exp(x) - 1), which tends to -alpha.")),
          banned=BANNED),
     Item(grade_id="test_softmax", name="softmax", points=2, what="softmax(z) along the last axis, stable for large z",
-         reference=ref.softmax,
+         reference=None,
          cases=(Case(args=(np.array([1.0, 2.0, 3.0], np.float32),), what="a vector"),
                 Case(args=(_LOGITS,), what="a batch: one distribution per row"),
                 Case(args=(np.array([1000.0, 1001.0, 1002.0], np.float32),), what="large logits: subtract the max")),
-         mistakes=(Mistake("wrong axis", "normalise along the LAST axis (each row sums to 1).",
-                           lambda z: ref.softmax(np.asarray(z).T).T),),
+         mistakes=(Mistake("wrong axis", "normalise along the LAST axis (each row sums to 1)."),),
          banned=BANNED),
     Item(grade_id="test_cross_entropy", name="cross_entropy", points=2,
          what="cross_entropy(logits, labels_onehot) = mean over the batch of -sum y log softmax(z)",
-         reference=ref.cross_entropy,
+         reference=None,
          cases=(Case(args=(_LOGITS, _ONEHOT), what="4 examples, 3 classes"),
                 Case(args=(np.array([[1000.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)),
                      what="large logits stay finite (loss 1000)", rtol=1e-4)),
-         mistakes=(Mistake("sum instead of mean", "average over the batch.",
-                           lambda z, y: ref.cross_entropy(z, y) * np.asarray(y).shape[0]),
-                   Mistake("logits used as probabilities", "take log SOFTMAX of the logits, not log of the logits.",
-                           lambda z, y: np.mean(-(np.asarray(y) * np.log(np.abs(np.asarray(z)) + 1e-30)).sum(-1)))),
+         mistakes=(Mistake("sum instead of mean", "average over the batch."),
+                   Mistake("logits used as probabilities", "take log SOFTMAX of the logits, not log of the logits.")),
          banned=BANNED),
     Item(grade_id="test_mse", name="mse", points=1, what="mse(y_pred, y_true) = mean((y_pred - y_true)^2)",
-         reference=ref.mse,
+         reference=None,
          cases=(Case(args=(np.array([1.0, 2.0, 4.0], np.float32), np.array([1.0, 0.0, 1.0], np.float32)),
                      what="three values"), Case(args=(_YB, np.zeros_like(_YB)), what="a (5, 2) batch")),
-         mistakes=(Mistake("sum instead of mean", "divide by the number of entries.",
-                           lambda a, b: ref.mse(a, b) * np.asarray(a).size),
-                   Mistake("root of the mean", "MSE has no square root (that is RMSE).",
-                           lambda a, b: np.sqrt(ref.mse(a, b)))),
+         mistakes=(Mistake("sum instead of mean", "divide by the number of entries."),
+                   Mistake("root of the mean", "MSE has no square root (that is RMSE).")),
          banned=BANNED),
     Item(grade_id="test_init_mlp", name="init_mlp", points=2,
          what="init_mlp(key, layer_sizes) -> [(W (n_in, n_out), b (n_out,)), ...], He or Glorot scale, zero b",
-         reference=ref.init_mlp, probe=init_probe,
+         reference=None, probe=init_probe,
          cases=(Case(args=(0, [256, 128, 10]), what="a 256-128-10 network"),),
-         mistakes=(Mistake("standard normal weights", "scale the weights: std sqrt(2 / n_in) (He) keeps activations stable.",
-                           lambda seed, sizes: init_probe(_std_init, seed, sizes)),),
+         mistakes=(Mistake("standard normal weights", "scale the weights: std sqrt(2 / n_in) (He) keeps activations stable."),),
          banned=("flax", "medjax")),
     Item(grade_id="test_mlp_forward", name="mlp_forward", points=2,
          what="mlp_forward(params, x): ReLU after every hidden layer, no activation after the last",
-         reference=ref.mlp_forward,
+         reference=None,
          cases=(Case(args=(_PARAMS_2, _XB), what="a 3-4-2 network on a batch of 5"),),
-         mistakes=(Mistake("ReLU on the output", "the last layer is linear (no ReLU): its outputs are logits.",
-                           lambda p, x: ref.relu(ref.mlp_forward(p, x))),
-                   Mistake("no ReLU", "apply ReLU after each hidden layer, or the network is linear.",
-                           lambda p, x: _linear_forward(p, x))),
+         mistakes=(Mistake("ReLU on the output", "the last layer is linear (no ReLU): its outputs are logits."),
+                   Mistake("no ReLU", "apply ReLU after each hidden layer, or the network is linear.")),
          banned=BANNED),
     Item(grade_id="test_mlp_param_count", name="mlp_param_count", points=1,
          what="mlp_param_count(layer_sizes) = sum(n_in * n_out + n_out)",
-         reference=ref.mlp_param_count,
+         reference=None,
          cases=(Case(args=([784, 128, 10],), what="784-128-10 -> 101,770"),),
-         mistakes=(Mistake("forgot the biases", "each layer has n_out biases.",
-                           lambda s: sum(a * b for a, b in zip(s[:-1], s[1:]))),)),
+         mistakes=(Mistake("forgot the biases", "each layer has n_out biases."),)),
     Item(grade_id="test_two_layer_grads", name="two_layer_grads", points=3,
          what="two_layer_grads(params, x, y) = gradients of mse(relu(x W1 + b1) W2 + b2, y), by hand",
-         reference=ref.two_layer_grads,
+         reference=None,
          cases=(Case(args=(_PARAMS_2, _XB, _YB), what="a 3-4-2 network on a batch of 5"),),
-         mistakes=(Mistake("missing ReLU derivative", "backprop through ReLU multiplies by (z1 > 0).",
-                           _grads_no_relu_mask),
-                   Mistake("forgot the 2 of the square", "d/dyhat (yhat - y)^2 = 2 (yhat - y).", _grads_scaled(0.5)),
-                   Mistake("mean over the batch only", "mse averages over ALL entries (N * outputs).", _grads_scaled(2.0))),
+         mistakes=(Mistake("missing ReLU derivative", "backprop through ReLU multiplies by (z1 > 0)."),
+                   Mistake("forgot the 2 of the square", "d/dyhat (yhat - y)^2 = 2 (yhat - y)."),
+                   Mistake("mean over the batch only", "mse averages over ALL entries (N * outputs).")),
          banned=(*BANNED, *AUTODIFF)),
-    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_linear_collapse", name="answer_linear_collapse", points=1,
-                    what="what two linear layers without an activation compute",
-                    choices=("linear", "quadratic", "relu network")),
-    ref.choice_item(assignment=ASSIGNMENT, grade_id="test_answer_dead_gradient", name="answer_dead_gradient", points=1,
-                    what="which activation has zero gradient for every negative input",
-                    choices=("relu", "leaky_relu", "elu")),
+    choice_item(assignment=ASSIGNMENT, grade_id="test_answer_linear_collapse", name="answer_linear_collapse", points=1,
+                what="what two linear layers without an activation compute",
+                choices=("linear", "quadratic", "relu network")),
+    choice_item(assignment=ASSIGNMENT, grade_id="test_answer_dead_gradient", name="answer_dead_gradient", points=1,
+                what="which activation has zero gradient for every negative input",
+                choices=("relu", "leaky_relu", "elu")),
 ]
 
-
-def _linear_forward(params, x):
-    h = np.asarray(x, dtype=np.float64)
-    for w, b in params:
-        h = h @ np.asarray(w, dtype=np.float64) + np.asarray(b, dtype=np.float64)
-    return h

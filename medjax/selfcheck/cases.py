@@ -7,8 +7,13 @@ The same :class:`Item` objects drive three places:
 * the instructor's grader (``autograder``), which adds hidden cases kept only in
   ``autograder/hidden/`` and in the instructor's ``solutions/`` notebooks.
 
-An item names the student's function (``name``), the nbgrader grade cell that
-tests it (``grade_id``, ``points``) and a trusted ``reference``. For each
+An item names the student's function (``name``) and the nbgrader grade cell that
+tests it (``grade_id``, ``points``). The items shipped in ``medjax.selfcheck``
+carry no answers (``reference=None``, mistakes without ``output``): their expected
+values are stored data (``medjax/selfcheck/expected/<assignment>.json``, written by
+``python -m autograder.visible --write``), passed to :func:`run_item` as
+``expected=`` and ``mistake_outputs=``. The instructor's ``autograder.items``
+attaches the trusted references and mistake models. For each
 :class:`Case`, the *probe* turns the student's object and the case's inputs into
 plain data (numbers, strings, arrays); by default it simply calls the function.
 Probes run next to the student's code (in the grader: inside the sandboxed
@@ -50,11 +55,14 @@ class Case:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A known learner mistake: ``output(*args, **kwargs)`` is what it returns; ``hint`` teaches."""
+    """A known learner mistake: ``output(*args, **kwargs)`` is what it returns; ``hint`` teaches.
+
+    ``output`` is None in the shipped items: the outputs of the visible cases are stored data.
+    """
 
     name: str
     hint: str
-    output: Callable[..., Any]
+    output: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Item:
       points: the cell's points; partial credit is ``points * passed / cases``.
       what: one line saying what is checked, shown to students.
       reference: the trusted answer; ``probe(reference, case)`` gives the expected value.
+        None in the shipped items (expected values are stored data) and for multiple choice.
       cases: the visible cases (hidden ones live in ``autograder/hidden``).
       probe: ``probe(obj, *args, **kwargs) -> plain data``; default calls ``obj(*args, **kwargs)``.
         Give a probe for classes (e.g. build a Flax module and count its parameters).
@@ -242,8 +251,20 @@ def expected_value(item: Item, case: Case) -> Plain:
     return to_plain(call_probe(item, item.reference, case)) if item.reference is not None else None
 
 
-def judge(item: Item, case: Case, got: Plain, expected: Plain, *, reveal: bool) -> Verdict:
-    """Compare plain ``got`` with plain ``expected`` and name a recognised mistake."""
+def mistake_value(mistake: Mistake, case: Case) -> Plain:
+    """A mistake model's output for ``case`` as plain data; raises when the model does not apply."""
+    if mistake.output is None:
+        raise ValueError(f"the mistake {mistake.name!r} has no output model here")
+    return to_plain(mistake.output(*case.args, **dict(case.kwargs)))
+
+
+def judge(item: Item, case: Case, got: Plain, expected: Plain, *, reveal: bool,
+          mistake_outputs: Mapping[str, Plain] | None = None) -> Verdict:
+    """Compare plain ``got`` with plain ``expected`` and name a recognised mistake.
+
+    A mistake without an ``output`` model is recognised from ``mistake_outputs``
+    (mistake name -> plain output for this case), when given.
+    """
     g, e = from_plain(got), from_plain(expected)
     rtol = case.rtol if case.rtol is not None else item.rtol
     atol = case.atol if case.atol is not None else item.atol
@@ -253,9 +274,12 @@ def judge(item: Item, case: Case, got: Plain, expected: Plain, *, reveal: bool) 
         ok, msg = compare_values(g, e, rtol=rtol, atol=atol, reveal=reveal)
     if ok:
         return Verdict(True, "ok", case.what)
+    stored = mistake_outputs or {}
     for mistake in item.mistakes:
+        if mistake.output is None and mistake.name not in stored:
+            continue
         try:
-            m = from_plain(to_plain(mistake.output(*case.args, **dict(case.kwargs))))
+            m = from_plain(mistake_value(mistake, case) if mistake.output is not None else stored[mistake.name])
         except Exception:  # a mistake model that does not apply to these inputs
             continue
         if compare_values(g, m, rtol=rtol, atol=atol)[0]:
@@ -263,11 +287,18 @@ def judge(item: Item, case: Case, got: Plain, expected: Plain, *, reveal: bool) 
     return Verdict(False, msg, case.what)
 
 
-def run_item(item: Item, obj: Any, cases: Sequence[Case] | None = None, *, reveal: bool = True) -> list[Verdict]:
-    """Run ``obj`` on every case in this process and judge each (self-check path)."""
+def run_item(item: Item, obj: Any, cases: Sequence[Case] | None = None, *, reveal: bool = True,
+             expected: Sequence[Plain] | None = None,
+             mistake_outputs: Sequence[Mapping[str, Plain]] | None = None) -> list[Verdict]:
+    """Run ``obj`` on every case in this process and judge each (self-check path).
+
+    Without a ``reference`` on the item, ``expected[i]`` is the plain expected value
+    of case ``i`` and ``mistake_outputs[i]`` the plain outputs of its known mistakes.
+    """
     verdicts = []
-    for case in item.cases if cases is None else cases:
-        expected = expected_value(item, case)
+    for i, case in enumerate(item.cases if cases is None else cases):
+        want = expected_value(item, case) if item.reference is not None or expected is None else expected[i]
+        mistakes = mistake_outputs[i] if mistake_outputs is not None else None
         try:
             got = to_plain(call_probe(item, obj, case))
         except NotImplementedError:
@@ -276,5 +307,5 @@ def run_item(item: Item, obj: Any, cases: Sequence[Case] | None = None, *, revea
         except Exception as exc:  # the student's error, reported as a verdict
             verdicts.append(Verdict(False, f"{item.name} raised {type(exc).__name__}: {exc}", case.what))
             continue
-        verdicts.append(judge(item, case, got, expected, reveal=reveal))
+        verdicts.append(judge(item, case, got, want, reveal=reveal, mistake_outputs=mistakes))
     return verdicts

@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def scorecard(path: Path, assignment: str | None = None) -> tuple[str, float, float]:
     """Run the visible checks; return (report text, points earned, points possible)."""
-    from medjax.selfcheck import format_verdicts, items
+    from medjax.selfcheck import format_verdicts, items, run_visible
     from medjax.selfcheck.notebook import assignment_of, execute, read
 
     nb = read(path)
@@ -40,9 +40,7 @@ def scorecard(path: Path, assignment: str | None = None) -> tuple[str, float, fl
         if item.name not in ns:
             lines.append(f"FAIL {item.name}: not defined in the notebook (0/{item.points} points)")
             continue
-        from medjax.selfcheck.cases import run_item
-
-        verdicts = run_item(item, ns[item.name])
+        verdicts = run_visible(assignment, item, ns[item.name])
         share = sum(v.passed for v in verdicts) / max(len(verdicts), 1)
         earned += item.points * share
         lines.append(format_verdicts(item, verdicts))

@@ -5,10 +5,8 @@ right: they are an oracle independent of the ``medjax`` library, not fast code.
 Every function runs under ``np.errstate(all="ignore")`` where overflow is part of
 the point (mistake models of ``log(sigmoid(x))``), so nothing reaches stderr.
 
-Multiple-choice items (a variable holding a string) use :func:`choice_item`: the
-visible case only checks that the answer is one of the allowed choices, and the
-answer itself travels in a :class:`ChoiceCase` kept with the hidden cases, on the
-trusted side only (it is not part of the case's inputs).
+Instructor-only (``autograder/``, never in the medjax wheel): students' self-checks
+compare with the stored outputs in ``medjax/selfcheck/expected/*.json`` instead.
 
 >>> float(output_size(24, 5, stride=2, padding=2))
 12.0
@@ -17,12 +15,7 @@ trusted side only (it is not part of the case's inputs).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
-
-from medjax.selfcheck.cases import Case, Item
 
 # --------------------------------------------------------------------------- a1: sizes
 
@@ -267,62 +260,3 @@ def init_mlp(key, layer_sizes):
     rng = np.random.default_rng(seed)
     sizes = [int(n) for n in layer_sizes]
     return [(rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), np.zeros(b)) for a, b in zip(sizes[:-1], sizes[1:])]
-
-
-# --------------------------------------------------------------------------- multiple choice
-
-
-@dataclass(frozen=True)
-class ChoiceCase(Case):
-    """A hidden multiple-choice case: ``answer`` stays on the trusted side (not an input)."""
-
-    answer: str = ""
-
-
-def _normal(text: Any) -> str:
-    return str(text).strip().lower()
-
-
-def _answer_probe(obj: Any) -> Any:
-    """The student's answer must be a plain string."""
-    if type(obj) is not str:
-        raise TypeError(f"the answer should be a string such as \"blur\", got {type(obj).__name__}")
-    return obj
-
-
-def _trusted_answer(assignment: str, grade_id: str) -> str:
-    """The answer from the instructor's hidden cases when they are importable (grader side), else ""."""
-    import importlib
-
-    try:
-        hidden = importlib.import_module(f"autograder.hidden.{assignment}").HIDDEN
-    except ImportError:  # a student's install: no answer key
-        return ""
-    return next((c.answer for c in hidden.get(grade_id, ()) if getattr(c, "answer", "")), "")
-
-
-def choice_item(*, grade_id: str, name: str, points: float, what: str, choices: tuple[str, ...],
-                assignment: str | None = None) -> Item:
-    """A graded multiple-choice variable.
-
-    Students' self-check only checks the format (one of ``choices``). Where the
-    instructor's answer key is importable (the grader, an instructor's nbgrader),
-    every case also checks the answer, so a wrong choice earns no partial credit.
-    ``assignment`` defaults to the calling module's name (``medjax.selfcheck.<id>``).
-    """
-    if assignment is None:
-        import sys
-
-        assignment = sys._getframe(1).f_globals.get("__name__", "").rpartition(".")[2]
-    def compare(got: Any, expected: Any, case: Case) -> tuple[bool, str]:
-        if not isinstance(got, str) or _normal(got) not in choices:
-            return False, f"{name} should be one of {', '.join(repr(c) for c in choices)}, got {got!r}"
-        answer = getattr(case, "answer", "") or _trusted_answer(assignment, grade_id)
-        if answer and _normal(got) != _normal(answer):
-            return False, f"{name} is not the right answer"
-        return True, "ok"
-
-    return Item(grade_id=grade_id, name=name, points=points, what=what, reference=None,
-                cases=(Case(what=f"{name} is one of the choices {', '.join(choices)}"),),
-                probe=_answer_probe, compare=compare)
-
