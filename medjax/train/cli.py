@@ -163,9 +163,8 @@ def main(args: argparse.Namespace) -> int:
 
     task, num_outputs = _task(train)
     model = _model(args.model, num_outputs)
-    class_weight = "balanced" if args.class_weight == "balanced" and task in ("binary", "multilabel") else None
-    if class_weight and task == "multilabel":
-        class_weight = None  # a per-label weight vector is not offered by the CLI
+    # balanced weighting for binary sets only: the CLI offers no per-label weight vector
+    class_weight = "balanced" if args.class_weight == "balanced" and task == "binary" else None
     progress = "stderr" if sys.stderr.isatty() else False
     augment = None
     if args.augment:
