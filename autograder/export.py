@@ -102,7 +102,11 @@ def read_results(folder: str | Path) -> list[Result]:
     for path in sorted(folder.glob("*/results.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         extra = data.get("extra_data") or {}
-        items = {t["name"]: (float(t.get("score", 0)), float(t.get("max_score", 0))) for t in data.get("tests", [])}
+        items: dict[str, tuple[float, float]] = {}
+        for t in data.get("tests", []):  # the grader reports visible and hidden cases as two tests
+            name = str(t["name"]).removesuffix(" hidden cases")
+            score, top = items.get(name, (0.0, 0.0))
+            items[name] = (score + float(t.get("score", 0)), top + float(t.get("max_score", 0)))
         student = str(extra.get("student_id") or path.parent.name)
         results.append(Result(student_id=student, score=float(data.get("score", 0.0)),
                               max_score=float(data.get("max_score", sum(m for _, m in items.values()))),

@@ -100,10 +100,10 @@ def class_report(results_dir: str | Path, out_dir: str | Path, *, assignment: st
     top = max(r.max_score for r in results)
     lines = [f"# Class report: {name}", "",
              f"{len(results)} submissions; mean {sum(scores) / len(scores):.2f} / {top:g}, "
-             f"median {scores[len(scores) // 2]:g}, full marks {sum(r.score >= r.max_score for r in results)}.", "",
+             f"median {scores[len(scores) // 2]:.2f}, full marks {sum(r.score >= r.max_score for r in results)}.", "",
              "![scores](scores.png) ![items](items.png)", "", "## Items, hardest first", "",
              "| item | points | mean share | full marks |", "|---|---|---|---|"]
-    lines += [f"| {s.name} | {s.max_score:g} | {100 * s.mean_share:.0f}% | {s.full_marks} |" for s in stats]
+    lines += [f"| {s.name} | {s.max_score:.3g} | {100 * s.mean_share:.0f}% | {s.full_marks} |" for s in stats]
     lines += ["", "## Most common mistakes", ""]
     lines += [f"- {m} ({n} students)" for m, n in mistakes.most_common(10)] or ["- none recognised"]
     errors = [r for r in results if r.status != "graded"]

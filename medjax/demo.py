@@ -5,7 +5,11 @@ Sections (each writes into ``--out`` and prints what it did):
 1. *core*: a synthetic chest X-ray convolved with the classic kernels
    (``kernels.png``), a table of output sizes and the parameter counts of a
    small CNN, layer by layer.
-2. *train*: a short training run of the reference CNN on ``synthetic_xray``
+2. *course*: the instructor's loop on a small generated roster: release all
+   five assignments, grade three example submissions of ``a1_convolution`` (full
+   marks, typical mistakes, hostile) in the sandbox, export a Canvas CSV, write
+   feedback and the class report (needs the course repository's ``autograder``).
+3. *train*: a short training run of the reference CNN on ``synthetic_xray``
    (and on PneumoniaMNIST when ``MEDJAX_DATA_DIR`` has it) with its plots.
 """
 from __future__ import annotations
@@ -14,7 +18,7 @@ import argparse
 import time
 from pathlib import Path
 
-SECTIONS = ("core", "train")
+SECTIONS = ("core", "course", "train")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +78,53 @@ def core(out: Path, seed: int) -> list[Path]:
     print(f"Receptive field of the three 3x3 convolutions with 2x2 pools between them: "
           f"{medjax.receptive_field([3, 2, 3, 2, 3], strides=[1, 2, 1, 2, 1])} pixels")
     return [path]
+
+
+ROSTER = """student_id,first_name,last_name,email,lms_user_id,section
+ada_full_marks,Ada,"Lovelace, Countess",ada@example.edu,1001,Lab A
+ben_mistakes,Ben,Núñez,ben@example.edu,1002,Lab A
+eve_hostile,Eve,O'Hacker,eve@example.edu,1003,Lab B
+"""
+
+
+def _cli(argv: list[str]) -> int:
+    from medjax.cli import main as medjax_main
+
+    return medjax_main(argv)
+
+
+def course(out: Path, seed: int) -> list[Path]:
+    """Release, grade example submissions, export to Canvas, feedback and the class report."""
+    import csv
+
+    from medjax.cli import _import_command
+
+    _import_command("autograder.cli_grade")  # puts the course repository on the path
+    from autograder.examples import write_examples
+    from autograder.export import export
+    from autograder.report import class_report
+
+    root = out / "course"
+    roster = root / "roster.csv"
+    root.mkdir(parents=True, exist_ok=True)
+    roster.write_text(ROSTER, encoding="utf-8")
+    if _cli(["release", "--all", "--out", str(root / "release")]) != 0:
+        raise RuntimeError("medjax release failed")
+    described = write_examples(root / "submissions")
+    graded = root / "graded"
+    if _cli(["grade", "--assignment", "a1_convolution", str(root / "submissions"), "--out", str(graded),
+             "--jobs", "2", "--timeout", "240", "--test-timeout", "30", "--no-cache"]) != 0:
+        raise RuntimeError("medjax grade failed")
+    canvas = root / "canvas.csv"
+    canvas.write_text(export(graded, "canvas", roster=roster, lms_assignment_id="4711"), encoding="utf-8")
+    report = class_report(graded, root / "report")
+    with open(graded / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    print("\nGrades (a1_convolution):")
+    print(_table([(r["student"], f"{float(r['score']):.2f}/{float(r['max_score']):g}", r["status"], described.get(r["student"], ""))
+                  for r in rows], ("student", "score", "status", "submission")))
+    feedback = sorted(graded.glob("*/feedback.html"))
+    return [root / "release", canvas, *feedback, *report]
 
 
 def _train_run(out: Path, argv: list[str]) -> list[Path]:

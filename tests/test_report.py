@@ -32,3 +32,11 @@ def test_report_counts_items_mistakes_and_errors(tmp_path):
     assert "s3: error: timeout" in text
     for png in paths[1:]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+
+
+def test_visible_and_hidden_parts_count_as_one_item(tmp_path):
+    folder = tmp_path / "graded"
+    _write(folder, "s1", [{"name": "conv2d (test_conv2d)", "score": 1, "max_score": 2, "output": ""},
+                          {"name": "conv2d (test_conv2d) hidden cases", "score": 3, "max_score": 4, "output": ""}])
+    (result,) = read_results(folder)
+    assert result.items == {"conv2d (test_conv2d)": (4.0, 6.0)}
