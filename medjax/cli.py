@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("medjax.train.cli", "train a model on a MedMNIST set or synthetic X-rays"),
     "check": ("medjax.selfcheck.cli", "self-check a notebook with its visible tests (students)"),
     "grade": ("autograder.cli_grade", "grade submissions in a sandbox (instructors)"),
-    "release": ("autograder.cli_release", "release student notebooks, with per-student variants (instructors)"),
+    "release": ("autograder.cli_release", "release student notebooks from solutions/ (instructors)"),
     "export": ("autograder.cli_export", "export grades to Canvas, Moodle, nbgrader, Gradescope or LTI (instructors)"),
     "bundle": ("autograder.cli_bundle", "build a Gradescope autograder bundle (instructors)"),
 }

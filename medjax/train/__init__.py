@@ -12,13 +12,38 @@
 """
 from __future__ import annotations
 
-from medjax.train.cache import enable_compilation_cache
-from medjax.train.checkpoint import latest_step, restore_checkpoint, save_checkpoint
-from medjax.train.evaluation import binary_report, choose_threshold, roc_auc, roc_curve
-from medjax.train.loop import balanced_pos_weight, evaluate, fit, make_optimizer, make_schedule, predict
-from medjax.train.parallel import data_mesh, replicate, shard_batch
-from medjax.train.state import TrainState, create_train_state
-from medjax.train.steps import TASKS, eval_step, per_example_loss, probabilities, train_step, train_steps_scan
+import importlib
+from typing import Any
+
+# public name -> submodule; resolved on first use so that ``medjax train --help``
+# and ``import medjax.train.cli`` do not pay for importing JAX and Flax.
+_EXPORTS = {
+    "enable_compilation_cache": "cache",
+    "latest_step": "checkpoint",
+    "restore_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "binary_report": "evaluation",
+    "choose_threshold": "evaluation",
+    "roc_auc": "evaluation",
+    "roc_curve": "evaluation",
+    "balanced_pos_weight": "loop",
+    "evaluate": "loop",
+    "fit": "loop",
+    "make_optimizer": "loop",
+    "make_schedule": "loop",
+    "predict": "loop",
+    "data_mesh": "parallel",
+    "replicate": "parallel",
+    "shard_batch": "parallel",
+    "TrainState": "state",
+    "create_train_state": "state",
+    "TASKS": "steps",
+    "eval_step": "steps",
+    "per_example_loss": "steps",
+    "probabilities": "steps",
+    "train_step": "steps",
+    "train_steps_scan": "steps",
+}
 
 __all__ = [
     "TASKS", "TrainState", "balanced_pos_weight", "binary_report", "choose_threshold", "create_train_state",
@@ -26,3 +51,15 @@ __all__ = [
     "make_schedule", "per_example_loss", "predict", "probabilities", "replicate", "restore_checkpoint",
     "roc_auc", "roc_curve", "save_checkpoint", "shard_batch", "train_step", "train_steps_scan",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'medjax.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"medjax.train.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
