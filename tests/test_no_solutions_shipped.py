@@ -28,7 +28,7 @@ from autograder import visible
 from autograder.hidden import hidden_cases
 from autograder.items import full_items
 from medjax.selfcheck import ASSIGNMENTS, items, stored
-from medjax.selfcheck.choices import ChoiceCase
+from medjax.selfcheck.choices import ChoiceCase, is_choice_item
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -107,8 +107,17 @@ def test_no_solution_markers_or_answer_keys_in_medjax():
 def test_trusted_items_have_every_reference_and_mistake_model():
     for assignment in ASSIGNMENTS:
         for gid, item in full_items(assignment).items():
-            assert item.reference is not None or item.probe.__name__ == "_answer_probe", gid
+            assert item.reference is not None or is_choice_item(item), gid
             assert all(callable(m.output) for m in item.mistakes), gid
+
+
+def test_hidden_cases_need_the_trusted_item():
+    from autograder.hidden import run_hidden
+
+    gid = "test_conv2d"
+    with pytest.raises(ValueError, match="trusted item"):
+        run_hidden(items("a1_convolution")[gid], lambda *a, **k: 0, hidden_cases("a1_convolution", gid))
+    assert run_hidden(full_items("a1_convolution")[gid], lambda *a, **k: 0, hidden_cases("a1_convolution", gid))
 
 
 def test_self_check_works_without_the_instructor_package():
@@ -134,3 +143,25 @@ assert not any(k == "autograder" or k.startswith("autograder.") for k, v in sys.
     assert proc.returncode == 0, proc.stderr
     assert "PASS output_size: 3/3" in proc.stdout and "FAILED AS EXPECTED" in proc.stdout
     assert "Likely mistake: off by one" in proc.stdout and proc.stderr == ""
+
+
+def test_medjax_check_scores_a_notebook_from_stored_expectations(tmp_path, capsys):
+    """``medjax check`` (clean process) judges with the stored data and names mistakes from it."""
+    import nbformat
+
+    from medjax.selfcheck.cli import main as check_main
+
+    nb = nbformat.v4.new_notebook(metadata={"medjax": {"assignment": "a1_convolution"}})
+    nb.cells = [nbformat.v4.new_code_cell(
+        "def output_size(in_size, kernel_size, stride=1, padding=0):\n"
+        "    return (in_size + 2 * padding - kernel_size) // stride + 1\n"
+        "def receptive_field(kernel_sizes):\n"
+        "    return sum(kernel_sizes)\n"
+        "answer_kernel_a = 'edge'\n")]
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(nb, path)
+    assert check_main(type("Args", (), {"notebook": path, "assignment": None, "zip": False, "student": ""})()) == 0
+    out = capsys.readouterr().out
+    assert "PASS output_size: 3/3 visible checks passed" in out
+    assert "FAIL receptive_field: 1/2" in out and "Likely mistake: summed the kernel sizes" in out
+    assert "PASS answer_kernel_a: 1/1" in out and "FAIL conv2d: not defined" in out

@@ -189,7 +189,16 @@ def blocked(banned: tuple[str, ...]) -> Iterator[None]:
 
 
 def run_hidden(item: Item, obj: Any, cases: tuple[Case, ...]) -> list[Verdict]:
-    """Judge ``obj`` on hidden cases with ``reveal=False`` messages."""
+    """Judge ``obj`` on hidden cases with ``reveal=False`` messages.
+
+    ``item`` must be a trusted item (:func:`autograder.items.full_items`): the shipped
+    items carry no reference, so there would be nothing to compare with.
+    """
+    from medjax.selfcheck.choices import is_choice_item
+
+    if item.reference is None and not is_choice_item(item):
+        raise ValueError(f"{item.grade_id}: run_hidden needs the trusted item (autograder.items.full_items), "
+                         "not the shipped one without a reference")
     violation = static_violation(obj, item.banned) if item.banned else None
     verdicts = []
     for case in cases:

@@ -21,7 +21,7 @@ from typing import Any
 
 from medjax.selfcheck.cases import Case, Item, compare_values
 
-__all__ = ["ChoiceCase", "checklist", "choice_item"]
+__all__ = ["ChoiceCase", "checklist", "choice_item", "is_choice_item"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ def choice_item(*, grade_id: str, name: str, points: float, what: str, choices: 
     return Item(grade_id=grade_id, name=name, points=points, what=what, reference=None,
                 cases=(Case(what=f"{name} is one of the choices {', '.join(choices)}"),),
                 probe=_answer_probe, compare=compare)
+
+
+def is_choice_item(item: Item) -> bool:
+    """Whether ``item`` was made by :func:`choice_item` (a variable holding a string, no reference)."""
+    return item.probe is _answer_probe
 
 
 def checklist(hints: dict[str, str]):
