@@ -78,6 +78,25 @@ def student_env() -> dict[str, str]:
             "HOME": STUDENT_HOME, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
 
 
+# The sandbox gives every student process fresh, empty /tmp and /home. Host folders the
+# grader needs that live below them (a checkout in /tmp, a venv in /home/...) are
+# mounted under this prefix instead, and every path handed to the sandbox is mapped.
+_SHADOWED = ("/tmp", "/home")
+HOST_PREFIX = "/grader/host"
+
+
+def inside(path: str | Path) -> str:
+    """Where a host path appears inside the sandbox.
+
+    >>> inside("/usr/lib/python3"), inside("/tmp/ci/.venv/lib")
+    ('/usr/lib/python3', '/grader/host/tmp/ci/.venv/lib')
+    """
+    text = str(path)
+    if any(text == top or text.startswith(top + "/") for top in _SHADOWED):
+        return HOST_PREFIX + text
+    return text
+
+
 def _python_paths() -> list[Path]:
     """What the interpreter needs: its install, the virtual environment, the site dirs."""
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
@@ -136,7 +155,7 @@ def bwrap_command(python: str, mounts: list[tuple[Path, str]], writable: tuple[t
         made.add(str(dest))
     for src, dest in writable:  # the shared compilation cache: read-only again in every student process
         cmd += ["--bind", str(src), dest]
-    return cmd + ["--chdir", "/tmp", python, "-I", "-S"]
+    return cmd + ["--chdir", "/tmp", inside(os.path.realpath(python)), "-I", "-S"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -266,11 +285,13 @@ class Zygote:
         self._start(items_module)
 
     def _mounts(self, items_module: str) -> tuple[list[tuple[Path, str]], list[str], str]:
-        mounts = [(p, str(p)) for p in _python_paths()]
+        mounts = [(p, inside(p)) for p in _python_paths()]
         medjax_root = _package_root("medjax")
-        mounts.append((medjax_root / "medjax", str(medjax_root / "medjax")))
+        mounts.append((medjax_root / "medjax", inside(medjax_root / "medjax")))
         sys_path = [p for p in sys.path[1:] if p and "site-packages" not in p and os.path.isdir(p)
                     and p.startswith(sys.base_prefix)] + _site_packages() + [str(medjax_root)]
+        if self.strong:
+            sys_path = [inside(p) for p in sys_path]
         mounts.append((CHILD_SCRIPT, "/grader/child.py"))
         module = items_module
         if not items_module.startswith("medjax."):
