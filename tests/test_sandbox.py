@@ -6,11 +6,20 @@ namespace) are skipped in the weaker mode, with the reason.
 from __future__ import annotations
 
 import os
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import ChildTimeout, SandboxLimits, Zygote, strong_mode_available, student_env
+from autograder.sandbox import ChildTimeout, SandboxLimits, Zygote, inside, strong_mode_available, student_env
+
+# The checkout as the sandbox sees it (mapped when it lies below /tmp or /home).
+_REPO = str(Path(__file__).resolve().parents[1])
+_REPO_INSIDE = inside(_REPO)
+_VENV = Path(sys.prefix).resolve()
+_VENV_LIB = inside(_VENV / "lib")
+_VISIBLE = sorted({"medjax"} | ({_VENV.name} if str(_VENV.parent) == _REPO else set()))
 
 MODES = [pytest.param(True, id="strong",
                       marks=pytest.mark.skipif(not strong_mode_available(), reason="bwrap cannot create namespaces here")),
@@ -158,8 +167,10 @@ def _is_below(pid: int, ancestor: int) -> bool:
 
 @pytest.mark.parametrize("expr, expected", [
     ("__import__('os').getuid() != 0", True),
-    ("sorted(__import__('os').listdir('/work/main'))", [".venv", "medjax"]),
-    ("__import__('os').path.exists('/work/main/autograder') or __import__('os').path.exists('/work/main/solutions')", False),
+    (f"sorted(__import__('os').listdir({_REPO_INSIDE!r}))", _VISIBLE),
+    (f"__import__('os').path.exists({_REPO_INSIDE + '/autograder'!r}) or "
+     f"__import__('os').path.exists({_REPO_INSIDE + '/solutions'!r}) or __import__('os').path.exists({_REPO!r} + '/solutions')",
+     False),
     ("len([p for p in __import__('os').listdir('/proc') if p.isdigit()]) <= 3", True),
     ("sorted(__import__('socket').if_nameindex())", [[1, "lo"]]),
 ])
@@ -179,7 +190,7 @@ def test_strong_mode_filesystem_is_read_only(zygote):
     child = zygote.spawn()
     try:
         probe = ("[__import__('os').access(p, __import__('os').W_OK) for p in "
-                 "('/work/main/medjax', '/work/main/.venv/lib', '/usr/lib', '/tmp', __import__('os').path.expanduser('~'))]")
+                 f"({_REPO_INSIDE + '/medjax'!r}, {_VENV_LIB!r}, '/usr/lib', '/tmp', __import__('os').path.expanduser('~'))]")
         assert value_of(child, probe) == [False, False, False, True, True]
     finally:
         child.close()
