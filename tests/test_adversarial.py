@@ -19,8 +19,13 @@ import pytest
 
 from autograder.grade import Limits, StudentResult, load_suite
 from autograder.pool import grade_all
-from autograder.sandbox import strong_mode_available
+from autograder.sandbox import inside, strong_mode_available
 from autograder.submissions import Submission
+
+_REPO = str(Path(__file__).resolve().parents[1])
+# What a student must never see, on the host path and where the sandbox would map it.
+_SECRET_PATHS = [root + rel for root in (_REPO, inside(_REPO)) for rel in
+                 ('/autograder/hidden', '/solutions', '/tests', '/tests/grader_fixtures/tiny_hidden.py', '/.git')]
 from grader_fixtures.notebooks import CORRECT, nb_bytes, notebook
 
 STRONG = strong_mode_available()
@@ -98,8 +103,7 @@ CASES: dict[str, tuple[bytes, float, str | None]] = {
                              "def corr2d(i, k): return np.full((3, 4), np.nan)\ndef out_size(n, f, stride=1): return float('nan')\n"),
                     0.0, None),
     "read_hidden_files": (nb_bytes(DOUBLE, "import glob, os\nCHEATED = False\n"
-                                   "for p in ['/work/main/autograder/hidden', '/work/main/solutions', '/work/main/tests',\n"
-                                   "          '/work/main/tests/grader_fixtures/tiny_hidden.py', '/work/main/.git']:\n"
+                                   f"for p in {_SECRET_PATHS!r}:\n"
                                    "    CHEATED = CHEATED or os.path.exists(p)\n"
                                    "CHEATED = CHEATED or bool(glob.glob('/tmp/**/grades.csv', recursive=True))\n" + CHEAT_IF),
                           2.0, None),
