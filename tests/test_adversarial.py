@@ -21,12 +21,12 @@ from autograder.grade import Limits, StudentResult, load_suite
 from autograder.pool import grade_all
 from autograder.sandbox import inside, strong_mode_available
 from autograder.submissions import Submission
+from grader_fixtures.notebooks import CORRECT, nb_bytes, notebook
 
 _REPO = str(Path(__file__).resolve().parents[1])
 # What a student must never see, on the host path and where the sandbox would map it.
 _SECRET_PATHS = [root + rel for root in (_REPO, inside(_REPO)) for rel in
                  ('/autograder/hidden', '/solutions', '/tests', '/tests/grader_fixtures/tiny_hidden.py', '/.git')]
-from grader_fixtures.notebooks import CORRECT, nb_bytes, notebook
 
 STRONG = strong_mode_available()
 needs_namespaces = pytest.mark.skipif(not STRONG, reason="weaker sandbox mode: no namespaces, the host is visible")
