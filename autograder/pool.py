@@ -136,7 +136,7 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
     ``warmup``: the instructor's solution notebook, run once (trusted) to fill the
     shared read-only compilation cache (strong sandbox mode only).
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # absolute: the sandbox runs elsewhere and mounts the cache by path
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, jobs or os.cpu_count() or 1)
     cache = ResultCache(out_dir / ".cache" if use_cache else None)
