@@ -11,8 +11,7 @@ functions need only NumPy and JAX.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from medjax._lazy import lazy_exports
 
 from medjax.data.augment import augment, random_flip, random_intensity, random_rotation, random_translation
 from medjax.data.split import split_indices, split_sizes
@@ -24,13 +23,4 @@ __all__ = sorted(["augment", "random_flip", "random_intensity", "random_rotation
                   "split_indices", "split_sizes", *_LAZY])
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'medjax.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"medjax.data.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("medjax.data", _LAZY, __all__)

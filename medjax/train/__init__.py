@@ -12,8 +12,7 @@
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from medjax._lazy import lazy_exports
 
 # public name -> submodule; resolved on first use so that ``medjax train --help``
 # and ``import medjax.train.cli`` do not pay for importing JAX and Flax.
@@ -53,13 +52,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'medjax.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"medjax.train.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("medjax.train", _EXPORTS, __all__)
