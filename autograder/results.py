@@ -1,4 +1,4 @@
-"""Grader output: Gradescope ``results.json``, ``grades.csv`` and ``feedback.html``.
+"""Grader output: Gradescope ``results.json``, ``grades.csv``, ``feedback.html`` and ``feedback.md``.
 
 Each item becomes one Gradescope test for its visible cases (``visible``) and
 one for its hidden cases (``after_published``). Hidden tests' output names the
@@ -13,6 +13,7 @@ import html
 import io
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -96,8 +97,50 @@ def feedback_html(result: StudentResult) -> str:
     return "\n".join(parts)
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]()#|~!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+
+
+def md_text(text: str) -> str:
+    r"""Student-controlled text made inert in Markdown: no emphasis, links, HTML or line breaks.
+
+    >>> print(md_text("**x**  <img src=y>\n[a](b)"))
+    \*\*x\*\* &lt;img src=y&gt; \[a\]\(b\)
+    """
+    return " ".join(str(text).split()).translate(_MD_SPECIAL)
+
+
+def md_code_block(text: str) -> str:
+    """``text`` verbatim in a fenced block whose fence is longer than any run of backticks inside.
+
+    >>> print(md_code_block("a ``` b"))
+    ````text
+    a ``` b
+    ````
+    """
+    fence = "`" * max(3, 1 + max(map(len, re.findall(r"`+", text)), default=0))
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def feedback_markdown(result: StudentResult) -> str:
+    """The same feedback as :func:`feedback_html`, in Markdown (an LMS comment, a repository README)."""
+    lines = [f"# {md_text(result.assignment)}: {result.score:g} / {result.max_score:g}", "",
+             f"Student: {md_text(result.student)}. Status: **{md_text(result.status)}**.", ""]
+    lines += [f"- {md_text(n)}" for n in result.notes[:20]] + [""]
+    for item in result.items:
+        score, max_score = item.part()
+        lines += [f"## {md_text(item.name)}: {score:g} / {max_score:g} points", "",
+                  f"What is checked: {md_text(item.what)}", ""]
+        if item.banned:
+            lines += [f"**{md_text(item.banned)}**", ""]
+        lines += [line for n in item.notes for line in (md_text(n), "")]
+        lines += [md_code_block("\n".join(_case_lines(item, False) + _case_lines(item, True))), ""]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip("\n") + "\n"
+
+
 def write_feedback(result: StudentResult, out_dir: Path) -> None:
+    """``feedback.html`` and ``feedback.md`` in the student's folder."""
     _atomic_write(out_dir / result.student / "feedback.html", feedback_html(result))
+    _atomic_write(out_dir / result.student / "feedback.md", feedback_markdown(result))
 
 
 def grades_csv(results: list[StudentResult], grade_ids: list[str]) -> str:

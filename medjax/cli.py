@@ -2,7 +2,7 @@
 
 Each subcommand lives in the module named in ``COMMANDS``; that module offers
 ``configure(parser)`` (cheap: no heavy imports) and ``main(args) -> int``.
-Instructor commands (``grade``, ``release``, ``export``, ``bundle``) come from
+Instructor commands (``grade``, ``release``, ``export``, ``bundle``, ``report``) come from
 the ``autograder`` package, which sits beside ``medjax`` in the course
 repository and is never shipped to students.
 """
@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "release": ("autograder.cli_release", "release student notebooks from solutions/ (instructors)"),
     "export": ("autograder.cli_export", "export grades to Canvas, Moodle, nbgrader, Gradescope or LTI (instructors)"),
     "bundle": ("autograder.cli_bundle", "build a Gradescope autograder bundle (instructors)"),
+    "report": ("autograder.cli_report", "write the class report of a graded assignment (instructors)"),
 }
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from autograder import static
 from autograder.grade import CaseResult, ItemResult, Limits, StudentResult, code_cells, load_suite, read_notebook
 from autograder.pool import grade_all
-from autograder.results import feedback_html, grades_csv, results_json
+from autograder.results import feedback_html, feedback_markdown, grades_csv, results_json
 from autograder.submissions import Submission, canvas_student, collect, safe_id
 from grader_fixtures.notebooks import CORRECT, nb_bytes, notebook
 
@@ -138,6 +138,21 @@ def test_feedback_is_escaped_and_csv_has_item_columns():
     assert rows == [["student", "score", "max_score", "test_f", "test_g", "status"], ["s1", "2", "3", "2", "0", "graded"]]
 
 
+def test_markdown_feedback_has_points_checks_and_inert_student_text():
+    md = feedback_markdown(_result())
+    assert md.startswith("# tiny: 2 / 3\n") and "## f: 2 / 3 points" in md
+    assert "What is checked: f &lt;b&gt;works&lt;/b&gt;" in md and "- cell 2 raised &lt;b&gt;" in md
+    assert "[x] case one" in md and "[ ] case two" in md and "[x] hidden case 1" in md
+    assert "<script>" in md.split("```text")[1]  # inside the fenced block, shown verbatim, never rendered
+    assert md.count("```") == 2
+    escape = StudentResult("s`1", "tiny", items=[ItemResult("test_f", "f", 1.0, "f", total_cases=1, cases=[
+        CaseResult(False, "f raised ValueError: ```\n# I am a heading\n```", "c", False)])])
+    text = feedback_markdown(escape)
+    fence = text.split("text\n")[0].split("\n")[-1]
+    assert fence == "````" and text.count(fence) == 2  # open + close: the student's ``` cannot close it
+    assert "Student: s\\`1." in text
+
+
 def test_banned_item_scores_zero_even_when_correct():
     item = ItemResult("test_f", "f", 2.0, "", total_cases=1, cases=[CaseResult(True, "ok", "", False)], banned="no")
     assert item.score == 0.0
@@ -192,6 +207,8 @@ def test_messages_name_the_problem(run):
     assert "scalar" in partial.cases[-1].message or "shape" in partial.cases[-1].message
     html = (out / "inject" / "feedback.html").read_text()
     assert "<img" not in html and "&lt;img src=x" in html
+    md = (out / "inject" / "feedback.md").read_text()
+    assert md.startswith("# tiny: 5 / 6") and "out_size" in md
 
 
 def test_grades_csv_has_every_submission(run):

@@ -40,3 +40,19 @@ def test_visible_and_hidden_parts_count_as_one_item(tmp_path):
                           {"name": "conv2d (test_conv2d) hidden cases", "score": 3, "max_score": 4, "output": ""}])
     (result,) = read_results(folder)
     assert result.items == {"conv2d (test_conv2d)": (4.0, 6.0)}
+
+
+def test_report_command_writes_the_report_and_refuses_an_empty_folder(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "graded"
+    _write(folder, "s1", [{"name": "conv2d", "score": 4, "max_score": 4, "output": ""}])
+    run = lambda *args: subprocess.run([sys.executable, "-m", "medjax.cli", "report", *args],
+                                       capture_output=True, text=True, timeout=120)
+    proc = run("--results", str(folder), "--out", str(tmp_path / "rep"), "--assignment", "A1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("wrote ") == 3 and (tmp_path / "rep" / "items.png").is_file()
+    assert (tmp_path / "rep" / "report.md").read_text().startswith("# Class report: A1")
+    empty = run("--results", str(tmp_path / "nothing"), "--out", str(tmp_path / "rep2"))
+    assert empty.returncode == 2 and "run 'medjax grade' first" in empty.stderr and "Traceback" not in empty.stderr
