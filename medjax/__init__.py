@@ -12,8 +12,7 @@ subpackages (``medjax.data`` pulls in tensorflow-datasets) load on first use.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from medjax._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -46,16 +45,4 @@ _SUBMODULES = ("kernels", "data", "io", "models", "train", "interpret", "plots",
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"medjax.{_EXPORTS[name]}"), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"medjax.{name}")
-    else:
-        raise AttributeError(f"module 'medjax' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, _SUBMODULES)

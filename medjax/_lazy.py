@@ -15,15 +15,20 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
-def lazy_exports(package: str, exports: Mapping[str, str],
-                 public: Iterable[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """Module-level ``__getattr__`` and ``__dir__`` resolving ``name -> package.exports[name]``."""
+def lazy_exports(package: str, exports: Mapping[str, str], public: Iterable[str],
+                 submodules: Iterable[str] = ()) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Module-level ``__getattr__`` and ``__dir__``: ``name -> package.exports[name]``, and
+    each of ``submodules`` imported as ``package.name`` on first use."""
     names = sorted(public)
+    subs = frozenset(submodules)
 
     def __getattr__(name: str) -> Any:
-        if name not in exports:
+        if name in subs:
+            value = importlib.import_module(f"{package}.{name}")
+        elif name in exports:
+            value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        else:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
         setattr(sys.modules[package], name, value)  # later lookups skip this function
         return value
 
