@@ -27,7 +27,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-timeout", type=float, default=60.0, help="wall-clock seconds per test case (default 60)")
     parser.add_argument("--cell-timeout", type=float, default=300.0,
                         help="wall-clock seconds per notebook cell (default 300)")
-    parser.add_argument("--roster", help="CSV with student_id and lms_user_id/file columns")
+    parser.add_argument("--roster", help="CSV with student_id and lms_user_id/file columns; with the course secret, "
+                                         "each student is graded on their own variant")
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help="the course secret the variants were drawn with (default: $MEDJAX_COURSE_SECRET)")
+    parser.add_argument("--suites", metavar="DIR",
+                        help="frozen test suites of released versions (default: autograder/suites)")
     parser.add_argument("--items-module", help=argparse.SUPPRESS)
     parser.add_argument("--hidden-module", help=argparse.SUPPRESS)
     parser.add_argument("--no-cache", action="store_true", help="grade again even if a cached result exists")
@@ -44,6 +49,23 @@ def _warmup_notebook(args: argparse.Namespace):
         return Path(args.warmup)
     default = Path(__file__).resolve().parents[1] / "solutions" / args.assignment / f"{args.assignment}.ipynb"
     return default if default.is_file() else None
+
+
+def _selector(suite, args: argparse.Namespace):
+    """Per submission: the frozen suite of its released version and, with roster + secret, its variant."""
+    from pathlib import Path
+
+    from autograder import variants, versions
+    from autograder.export import read_roster
+    from autograder.submissions import safe_id
+
+    secret = variants.read_secret(args.secret_file) if args.roster else None
+    if args.roster and secret is None and suite.spec:
+        raise ValueError(f"{suite.assignment} has per-student variants: --roster needs the course secret "
+                         f"(--secret-file FILE or ${variants.SECRET_ENV})")
+    roster = {safe_id(s) for s in read_roster(args.roster)} if args.roster else None
+    return versions.Suites(suite, suites_dir=Path(args.suites) if args.suites else versions.SUITES_DIR,
+                           roster=roster, secret=secret)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -75,6 +97,11 @@ def main(args: argparse.Namespace) -> int:
     subs = collect(args.submissions, assignment=args.assignment, roster=args.roster)
     if not subs:
         print("medjax grade: no submissions found (expected .ipynb files, folders or zips)", file=sys.stderr)
+        return 2
+    try:
+        suite.select = _selector(suite, args)
+    except (OSError, ValueError) as exc:
+        print(f"medjax grade: {exc}", file=sys.stderr)
         return 2
     if not sandbox.strong_mode_available():
         sandbox.warn_weak_mode()

@@ -55,6 +55,17 @@ class Suite:
     version: str
     expected: dict[tuple[str, int], Any] = field(default_factory=dict)
     inputs: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
+    # Stored outputs of the known mistakes per case (frozen suites, variant cases); models are used otherwise.
+    mistakes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    tag: str = ""  # the assignment version this suite grades (the release's ``metadata.medjax.version``)
+    spec: dict = field(default_factory=dict)  # variant parameters declared by that version
+    refusal: str = ""  # set when this submission cannot be graded with any suite (e.g. unknown version)
+    # Picks the suite of one submission (its released version, its variant): autograder.versions.Suites.
+    select: Callable[[Submission], "Suite"] | None = None
+
+    def for_submission(self, sub: Submission) -> "Suite":
+        """The suite that grades ``sub``: itself, unless a selector picks a version or variant."""
+        return self.select(sub) if self.select is not None else self
 
     def cases(self, item: Item) -> list[tuple[Case, bool]]:
         """(case, hidden) pairs: visible first."""
@@ -113,7 +124,15 @@ def load_suite(assignment: str, *, items_module: str | None = None, hidden_modul
     ids = [item.grade_id for item in items]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{items_module}: duplicate grade ids")
-    return Suite(assignment, items, hidden, items_module, _source_hash([items_module, hidden_module]))
+    from autograder import release, variants
+
+    source = release.source_path(assignment)
+    tag, spec = "", {}
+    if source.exists():
+        nb = json.loads(source.read_text(encoding="utf-8"))
+        tag, spec = release.default_version(nb), variants.spec_of(nb)
+    return Suite(assignment, items, hidden, items_module, _source_hash([items_module, hidden_module]),
+                 tag=tag, spec=spec)
 
 
 # --------------------------------------------------------------------------- results
@@ -429,9 +448,10 @@ def _error_verdict(item: Item, answer: dict, hidden: bool) -> str:
     return f"{item.name} raised {str(answer.get('error', kind))[:500]}"
 
 
-def _judge_answer(item: Item, case: Case, answer: dict, expected: Any, hidden: bool) -> CaseResult:
+def _judge_answer(item: Item, case: Case, answer: dict, expected: Any, hidden: bool,
+                  mistakes: dict[str, Any] | None = None) -> CaseResult:
     try:
-        verdict = judge(item, case, answer.get("value"), expected, reveal=not hidden)
+        verdict = judge(item, case, answer.get("value"), expected, reveal=not hidden, mistake_outputs=mistakes)
     except (TypeError, ValueError) as exc:
         return CaseResult(False, f"the result could not be read ({type(exc).__name__})", _what(case, hidden), hidden)
     return CaseResult(verdict.passed, verdict.message, _what(case, hidden), hidden, verdict.mistake)
@@ -450,6 +470,7 @@ def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Chil
                      on_update: Callable[[StudentResult], None] | None = None) -> StudentResult:
     """Grade one submission; ``on_update`` is called after every case (results as they come)."""
     start = time.monotonic()
+    suite = suite.for_submission(sub)
     suite.compute_expected()
     result = StudentResult(sub.student, suite.assignment)
     result.items = [ItemResult(it.grade_id, it.name, float(it.points), it.what,
@@ -457,8 +478,8 @@ def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Chil
                     for it in suite.items]
     update = on_update or (lambda r: None)
     try:
-        if sub.error:
-            raise ValueError(sub.error)
+        if sub.error or suite.refusal:
+            raise ValueError(sub.error or suite.refusal)
         cells = read_notebook(sub.data)
     except ValueError as exc:
         result.fault(str(exc))
@@ -494,7 +515,8 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
         state, answer = session.probe(item, suite.inputs[(item.grade_id, index)], want_jaxpr)
         if state == "ok":
             traced = traced or "primitives" in answer
-            res.cases.append(_judge_answer(item, case, answer, suite.expected_for(item, index), hidden))
+            res.cases.append(_judge_answer(item, case, answer, suite.expected_for(item, index), hidden,
+                                           suite.mistakes.get((item.grade_id, index))))
             prims = static.banned_primitives(answer.get("primitives", ()), item.banned)
             if prims and not res.banned:
                 source = static.primitive_source(prims[0], item.banned)
@@ -519,8 +541,10 @@ def _grade_item(item: Item, res: ItemResult, suite: Suite, sources: list[str], s
 
 
 def cache_key(sub: Submission, suite: Suite, limits: Limits) -> str:
+    """sha256 of the submission, the suite that grades it (version tag, variant) and the limits."""
+    suite = suite.for_submission(sub)
     h = hashlib.sha256(sub.data)
-    h.update(f"|{suite.version}|{limits.submission}|{limits.test}|{limits.cell_limit}".encode())
+    h.update(f"|{suite.tag}|{suite.version}|{limits.submission}|{limits.test}|{limits.cell_limit}".encode())
     return h.hexdigest()
 
 

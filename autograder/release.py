@@ -9,6 +9,12 @@ metadata checked, checksums, hidden tests removed, mark schemes removed, checksu
 again. The result is what ``nbgrader generate_assignment`` writes (a test runs the
 real command and compares), plus ``metadata.medjax = {"assignment", "version"}``.
 
+Variants (:mod:`autograder.variants`): the source is first rendered with its parameters,
+the defaults for the common release, one student's draw for :func:`release_roster`
+(``<out>/<student>/<id>/<id>.ipynb``), whose notebook also records
+``metadata.medjax.variant`` (the parameters) and ``metadata.medjax.checks`` (the visible
+checks of the varying items, expected values as data, for ``medjax check``).
+
 Check that ``exercises/`` is up to date (CI)::
 
     python -m autograder.release --check
@@ -32,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 
-__all__ = ["available", "release_notebook", "release", "stale", "main"]
+__all__ = ["available", "release_notebook", "release", "release_roster", "stale", "main"]
 
 
 def _preprocessors() -> list:
@@ -67,14 +73,23 @@ def default_version(nb: NotebookNode) -> str:
 
 
 def release_notebook(source: NotebookNode, *, assignment: str, version: str | None = None,
-                     path: Path | None = None) -> NotebookNode:
-    """The student version of a source notebook (the source is not modified)."""
+                     path: Path | None = None, params: dict | None = None) -> NotebookNode:
+    """The student version of a source notebook (the source is not modified).
+
+    ``params``: one student's variant parameters (default: the common release's defaults).
+    """
+    from autograder import variants
+
     nb = copy.deepcopy(source)
     tag = version or default_version(source)
+    spec = variants.spec_of(source)
+    variants.render_source(nb, assignment, params if params is not None else variants.defaults(spec))
     resources = {"metadata": {"path": str(path or REPO)}, "nbgrader": {"assignment": assignment}}
     for pp in _preprocessors():
         nb, resources = pp(nb, resources)
     nb.metadata["medjax"] = {"assignment": assignment, "version": tag}
+    if params is not None and spec:
+        nb.metadata["medjax"].update(variant=dict(params), checks=variants.checks(assignment, params))
     nbformat.validate(nb)
     return nb
 
@@ -94,6 +109,31 @@ def release(assignment: str, out: Path, *, version: str | None = None, root: Pat
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(target))
     return target
+
+
+def release_roster(assignment: str, out: Path, *, roster: str | Path, secret: bytes, version: str | None = None,
+                   root: Path = SOLUTIONS) -> list[Path]:
+    """One notebook per roster student, ``<out>/<student>/<assignment>/<assignment>.ipynb``, with their variant."""
+    from autograder import variants
+    from autograder.export import read_roster
+    from autograder.submissions import safe_id
+
+    src = source_path(assignment, root)
+    if not src.exists():
+        raise FileNotFoundError(f"no source notebook for {assignment!r}: {src}")
+    source = nbformat.read(str(src), as_version=4)
+    tag = version or default_version(source)
+    spec = variants.spec_of(source)
+    written = []
+    for student in read_roster(roster):
+        sid = safe_id(student)
+        params = variants.draw(spec, secret=secret, student=sid, assignment=assignment, version=tag)
+        nb = release_notebook(source, assignment=assignment, version=tag, path=src.parent, params=params)
+        target = Path(out) / sid / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(target))
+        written.append(target)
+    return written
 
 
 def _as_json(nb: NotebookNode) -> str:

@@ -121,11 +121,12 @@ def test_source_cells_have_schema_3_metadata_only():
 def test_cli_release_records_the_version(tmp_path):
     from medjax.cli import main
 
-    assert main(["release", "--assignment", "a1_convolution", "--version", "2026.1", "--out", str(tmp_path)]) == 0
+    suites = ["--suites", str(tmp_path / "suites")]  # the release freezes its suite: not into the repository
+    assert main(["release", "--assignment", "a1_convolution", "--version", "2026.1", "--out", str(tmp_path), *suites]) == 0
     nb = json.loads((tmp_path / "a1_convolution" / "a1_convolution.ipynb").read_text())
     assert nb["metadata"]["medjax"] == {"assignment": "a1_convolution", "version": "2026.1"}
     assert main(["release", "--assignment", "a9_nope", "--out", str(tmp_path)]) == 2
-    assert main(["release", "--all", "--out", str(tmp_path / "all")]) == 0
+    assert main(["release", "--all", "--out", str(tmp_path / "all"), *suites]) == 0
     assert {p.name for p in (tmp_path / "all").iterdir()} >= set(ASSIGNMENTS)
 
 

@@ -123,3 +123,69 @@ MISTAKES = {
         "forgot the + 1": lambda ks: sum(k - 1 for k in ks),
     },
 }
+
+
+# --------------------------------------------------------------------------- per-student variants
+# Parameters declared in solutions/a1_convolution/a1_convolution.ipynb (metadata.medjax.variants):
+# kernels (which of A, B, C is edge, blur, sharpen), n f s p (the student's own output-size example),
+# conv_h conv_w conv_k seed (the student's own convolution case).
+
+KERNEL_CODE = {
+    "edge": "np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float32)",
+    "blur": "np.full((3, 3), 1 / 9, dtype=np.float32)",
+    "sharpen": "np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float32)",
+}
+_LETTERS = ("a", "b", "c")
+
+
+def _kernels(params: dict) -> list[str]:
+    return str(params["kernels"]).split(",")
+
+
+def _conv_data(params: dict) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(int(params["seed"]))
+    image = rng.integers(-5, 6, (int(params["conv_h"]), int(params["conv_w"]))).astype(np.float32)
+    k = int(params["conv_k"])
+    kernel = rng.integers(-3, 4, (k, k)).astype(np.float32)
+    kernel[0, -1] = 4.0  # asymmetric: a flipped kernel never passes
+    return image, kernel
+
+
+def VARIANT_CASES(params: dict) -> dict:  # noqa: N802 - the name autograder.variants looks up
+    """The cases of the items that vary with a student's ``params``: (visible, hidden) per grade id."""
+    from autograder.hidden.a1_convolution import HIDDEN
+    from medjax.selfcheck import items
+    from medjax.selfcheck.cases import Case
+    from medjax.selfcheck.choices import ChoiceCase
+
+    shipped = items("a1_convolution")
+    n, f, s, p = (int(params[k]) for k in ("n", "f", "s", "p"))
+    image, kernel = _conv_data(params)
+    h, w, k = image.shape[0], image.shape[1], kernel.shape[0]
+    out = {
+        "test_output_size": (
+            (*shipped["test_output_size"].cases,
+             Case(args=(n, f), kwargs={"stride": s, "padding": p}, what=f"your example: n={n}, f={f}, s={s}, p={p}")),
+            (*HIDDEN["test_output_size"],
+             Case(args=(n + 3, f), kwargs={"stride": s + 1, "padding": p}, what="your example, larger and strided"))),
+        "test_conv2d": (
+            (*shipped["test_conv2d"].cases,
+             Case(args=(image, kernel), what=f"your case: a {h}x{w} image, a {k}x{k} kernel")),
+            (*HIDDEN["test_conv2d"],
+             Case(args=(image, kernel), kwargs={"stride": 2, "padding": 1}, what="your case, stride 2 and padding 1"),
+             Case(args=(image.T.copy(), kernel), kwargs={"padding": k // 2, "mode": "replicate"},
+                  what="your case transposed, replicate padding"))),
+    }
+    for letter, answer in zip(_LETTERS, _kernels(params)):
+        gid = f"test_answer_kernel_{letter}"
+        out[gid] = (shipped[gid].cases, (ChoiceCase(answer=answer, what=f"kernel {letter.upper()}"),))
+    return out
+
+
+def VARIANT_TEXT(params: dict) -> dict:  # noqa: N802
+    """Notebook text for ``params``: the kernels A, B, C (code) and the solution's answers."""
+    text = {}
+    for letter, name in zip(_LETTERS, _kernels(params)):
+        text[f"kernel_{letter}"] = KERNEL_CODE[name]
+        text[f"answer_kernel_{letter}"] = repr(name)
+    return text

@@ -76,3 +76,34 @@ MISTAKES = {
         "gradient ascent": lambda X, y, lr=0.1, num_steps=100: ref.train_logistic_regression(X, y, -lr, num_steps),
     },
 }
+
+
+# --------------------------------------------------------------------------- per-student variants
+# Parameters declared in solutions/a2_logistic_regression/a2_logistic_regression.ipynb: lr (the student's
+# learning rate), prevalence (percent of positives in the student's training set), seed (its data).
+
+
+def _student_data(params: dict, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(int(params["seed"]))
+    positives = max(1, round(n * int(params["prevalence"]) / 100))
+    y = np.concatenate([np.ones(positives), np.zeros(n - positives)]).astype(np.float32)
+    x = rng.normal(0.0, 1.0, (n, 3)) + 1.5 * y[:, None] * np.array([1.0, -0.5, 0.25])
+    return x.astype(np.float32), y
+
+
+def VARIANT_CASES(params: dict) -> dict:  # noqa: N802 - the name autograder.variants looks up
+    """The training item gets the student's data set (prevalence, seed) and learning rate."""
+    from autograder.hidden.a2_logistic_regression import HIDDEN
+    from medjax.selfcheck import items
+    from medjax.selfcheck.cases import Case
+
+    gid = "test_train_logistic_regression"
+    x, y = _student_data(params)
+    lr, prevalence = float(params["lr"]), int(params["prevalence"])
+    visible = (*items("a2_logistic_regression")[gid].cases,
+               Case(args=(x, y), kwargs={"lr": lr, "num_steps": 25},
+                    what=f"your data set ({prevalence}% positives), lr {lr:g}, 25 steps"))
+    hidden = (*HIDDEN[gid],
+              Case(args=(x[::-1].copy(), y[::-1].copy()), kwargs={"lr": lr, "num_steps": 60},
+                   what="your data set reordered, 60 steps"))
+    return {gid: (visible, hidden)}

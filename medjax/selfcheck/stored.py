@@ -9,6 +9,10 @@ and what each known mistake returns on it, is generated on the instructor's side
 
 with one entry per visible case, in the order of ``Item.cases``.
 
+A per-student variant notebook carries its own visible checks for the items that
+vary (``metadata.medjax.checks``, same entries plus the inputs ``args``/``kwargs``
+and the case's ``what``, ``rtol``, ``atol``); :func:`from_notebook` reads them.
+
 >>> sorted(load("a1_convolution")["test_output_size"][0])
 ['expected', 'mistakes']
 """
@@ -19,11 +23,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medjax.selfcheck.cases import Item, Plain
+from medjax.selfcheck.cases import Case, Item, Plain, from_plain
 
 EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 
-__all__ = ["EXPECTED_DIR", "for_item", "load", "path"]
+__all__ = ["EXPECTED_DIR", "for_item", "from_notebook", "load", "path"]
 
 
 def path(assignment: str) -> Path:
@@ -49,3 +53,15 @@ def for_item(assignment: str, item: Item) -> tuple[list[Plain], list[dict[str, P
                           f"({0 if entries is None else len(entries)} stored, {len(item.cases)} cases); "
                           "regenerate them with `python -m autograder.visible --write`")
     return [e["expected"] for e in entries], [dict(e.get("mistakes", {})) for e in entries]
+
+
+def from_notebook(nb: dict) -> dict[str, tuple[list[Case], list[Plain], list[dict[str, Plain]]]]:
+    """``grade_id -> (cases, expected values, mistake outputs)`` embedded in a variant notebook (else empty)."""
+    meta = nb.get("metadata", {}).get("medjax", {})
+    embedded = meta.get("checks") if isinstance(meta, dict) else None
+    out = {}
+    for gid, entries in (embedded or {}).items():
+        cases = [Case(args=tuple(from_plain(e["args"])), kwargs=from_plain(e["kwargs"]), what=str(e.get("what", "")),
+                      rtol=e.get("rtol"), atol=e.get("atol")) for e in entries]
+        out[str(gid)] = (cases, [e["expected"] for e in entries], [dict(e.get("mistakes", {})) for e in entries])
+    return out
