@@ -92,6 +92,27 @@ def _grader_config(jax, cache: str | None = None) -> None:
             pass
 
 
+def _share_lowering_context() -> None:
+    """One MLIR context for every lowering in this process (JAX makes a fresh one per lowering).
+
+    Each eager ``jnp`` operation a notebook runs is lowered to StableHLO before its
+    executable is looked up in the compilation cache; building and loading the
+    dialects of a new context is about 40 % of that cost. A student process lives
+    for one submission, so the context's growth does not matter, and the modules
+    (hence the cache keys and the results) are the same. No effect where this JAX
+    lacks the function.
+    """
+    import functools
+
+    try:
+        from jax._src.interpreters import mlir
+    except ImportError:
+        return
+    make = getattr(mlir, "make_ir_context", None)
+    if callable(make) and not hasattr(make, "cache_info"):
+        mlir.make_ir_context = functools.lru_cache(maxsize=1)(make)
+
+
 def _error(exc: BaseException) -> dict:
     return {"kind": type(exc).__name__, "error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
 
@@ -171,6 +192,7 @@ def student_main(config: dict) -> None:
 
     _grader_config(jax, config.get("jax_cache"))
     jax.devices()  # initialise the backend now, with the grader's XLA_FLAGS, before student code
+    _share_lowering_context()
     module = importlib.import_module(config["items_module"])
     items = {item.grade_id: item for item in module.ITEMS}
     ns: dict = {"__name__": "__main__", "__builtins__": __builtins__}

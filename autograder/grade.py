@@ -21,7 +21,7 @@ import importlib.util
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 from medjax.selfcheck.cases import Case, Item, expected_value, judge, to_plain
 
 from autograder import static
+from autograder.dependencies import needed_cells
 from autograder.sandbox import Child, ChildTimeout
 from autograder.submissions import Submission
 
@@ -258,6 +259,22 @@ def read_notebook(data: bytes) -> list[tuple[int, str]]:
     return cells
 
 
+def graded_cells(cells: list[tuple[int, str]], suite: Suite, trusted: Collection[str] = ()) -> list[tuple[int, str]]:
+    """The cells the child runs: all but the instructor's own cells that no graded name depends on.
+
+    ``trusted``: the sources of the code cells of the instructor's notebook (read by
+    the grader from its own copy, never from the submission). A submitted cell is
+    skipped only when its source is one of them, unchanged, and the dependency
+    analysis (:mod:`autograder.dependencies`) shows that no graded name can depend
+    on it: the instructor's demonstration cells (plots, CT examples). Every cell the
+    student wrote or edited runs, so its faults are reported as before.
+    """
+    if not trusted:
+        return cells
+    needed = {i for i, _ in needed_cells(cells, [item.name for item in suite.items])}
+    return [(i, s) for i, s in cells if i in needed or s not in trusted]
+
+
 def pack_args(value: Any) -> Any:
     """Mark tuples so the child gets tuples back (``to_plain`` turns them into lists)."""
     if isinstance(value, tuple):
@@ -467,8 +484,12 @@ def _banned_message(item: Item, name: str) -> str:
 
 
 def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Child], *, limits: Limits = Limits(),
-                     on_update: Callable[[StudentResult], None] | None = None) -> StudentResult:
-    """Grade one submission; ``on_update`` is called after every case (results as they come)."""
+                     on_update: Callable[[StudentResult], None] | None = None,
+                     trusted: Collection[str] = ()) -> StudentResult:
+    """Grade one submission; ``on_update`` is called after every case (results as they come).
+
+    ``trusted``: the instructor's cell sources, see :func:`graded_cells`.
+    """
     start = time.monotonic()
     suite = suite.for_submission(sub)
     suite.compute_expected()
@@ -486,8 +507,8 @@ def grade_submission(sub: Submission, suite: Suite, get_child: Callable[[], Chil
         result.execution_time = round(time.monotonic() - start, 3)
         update(result)
         return result
-    sources = static.parse(s for _, s in cells)
-    session = _Session(get_child, cells, result, limits)
+    sources = static.parse(s for _, s in cells)  # banned calls are looked for in every cell
+    session = _Session(get_child, graded_cells(cells, suite, trusted), result, limits)
     try:
         for item, res in zip(suite.items, result.items):
             _grade_item(item, res, suite, sources, session, update)

@@ -22,7 +22,7 @@ from pathlib import Path
 from autograder import results as out
 from autograder import static
 from autograder.grade import (Limits, ResultCache, StudentResult, Suite, _Session, cache_key, grade_submission,
-                              read_notebook)
+                              graded_cells, read_notebook)
 from autograder.sandbox import Child, SandboxLimits, Zygote, strong_mode_available
 from autograder.submissions import Submission
 
@@ -95,7 +95,8 @@ def warm_up(pool: WarmPool, suite: Suite, notebook: Path, cache_dir: Path, limit
     """
     cells = read_notebook(notebook.read_bytes())
     cache_dir.chmod(0o777)
-    session = _Session(lambda: pool.zygote.spawn(writable_cache=True), cells,
+    session = _Session(lambda: pool.zygote.spawn(writable_cache=True),
+                       graded_cells(cells, suite, {source for _, source in cells}),
                        StudentResult("warm-up", suite.assignment),
                        Limits(submission=max(limits.submission, 900), test=max(limits.test, 120),
                               cell=max(limits.cell_limit, 600)))
@@ -112,6 +113,16 @@ def warm_up(pool: WarmPool, suite: Suite, notebook: Path, cache_dir: Path, limit
             entry.unlink()
     cache_dir.chmod(0o755)
     (cache_dir / ".complete").write_text(notebook.name)
+
+
+def instructor_cells(notebook: Path | None) -> frozenset[str]:
+    """The code cell sources of the instructor's notebook (empty when there is none or it is unreadable)."""
+    if notebook is None:
+        return frozenset()
+    try:
+        return frozenset(source for _, source in read_notebook(Path(notebook).read_bytes()))
+    except (OSError, ValueError):
+        return frozenset()
 
 
 def _defined_names(trees) -> set[str]:
@@ -134,7 +145,8 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
     """Grade every submission into ``out_dir``; one result per submission, in input order.
 
     ``warmup``: the instructor's solution notebook, run once (trusted) to fill the
-    shared read-only compilation cache (strong sandbox mode only).
+    shared read-only compilation cache (strong sandbox mode only); its unchanged
+    demonstration cells are not run in submissions (:func:`autograder.grade.graded_cells`).
     """
     out_dir = Path(out_dir).resolve()  # absolute: the sandbox runs elsewhere and mounts the cache by path
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +157,7 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
     done: dict[int, StudentResult] = {}
     lock = threading.Lock()
     suite.compute_expected()
+    trusted = instructor_cells(warmup)
     strong = strong_mode_available() if strong is None else strong
     xla = out_dir / ".cache" / f"xla-{suite.version[:16]}" if warmup and strong else None
     if xla is not None:
@@ -166,7 +179,7 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
         else:
             try:
                 result = grade_submission(sub, suite, pool.get, limits=limits,
-                                          on_update=lambda r: out.write_results(r, out_dir))
+                                          on_update=lambda r: out.write_results(r, out_dir), trusted=trusted)
             except Exception as exc:  # noqa: BLE001 - a grader bug: this row says so, the run goes on
                 result = StudentResult(sub.student, suite.assignment)
                 result.fault(f"{GRADER_FAILURE}: {type(exc).__name__}: {exc}")
