@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from medjax.selfcheck.cases import Case, Mistake, expected_value, from_plain, mistake_value, to_plain
-from medjax.selfcheck.choices import ChoiceCase
+from medjax.selfcheck.choices import ChoiceCase, is_choice_item
 
 from autograder.grade import GRADER_VERSION, Suite, pack_args
 
@@ -61,6 +61,10 @@ def _mistake_outputs(item, case: Case) -> dict[str, Any]:
     return out
 
 
+def _answer_key(suite: Suite, item) -> str:
+    return next((c.answer for c in suite.hidden.get(item.grade_id, ()) if getattr(c, "answer", "")), "")
+
+
 def snapshot(suite: Suite) -> dict:
     """The suite as plain data: items, points, tolerances, cases with inputs, expected and mistake outputs."""
     suite.compute_expected()
@@ -74,6 +78,8 @@ def snapshot(suite: Suite) -> dict:
                      "mistakes": suite.mistakes.get((item.grade_id, i)) or _mistake_outputs(item, case)}
             if isinstance(case, ChoiceCase):
                 entry["answer"] = case.answer
+            elif is_choice_item(item) and _answer_key(suite, item):  # its compare would read today's key
+                entry["answer"] = _answer_key(suite, item)
             cases.append(entry)
         items.append({"grade_id": item.grade_id, "name": item.name, "points": item.points, "what": item.what,
                       "rtol": item.rtol, "atol": item.atol, "banned": list(item.banned),
