@@ -68,10 +68,23 @@ def _edit(nb: dict, old: str, new: str) -> None:
     raise ValueError(f"example edit not applicable: {old!r}")
 
 
-def example_submissions(assignment: str = "a1_convolution") -> dict[str, tuple[bytes, str]]:
-    """``student id -> (notebook bytes, what it is)`` for the demo's grading run."""
-    full = _source(assignment)
-    mistakes = _source(assignment)
+def _solution(assignment: str, params: dict | None) -> dict:
+    """The instructor's solution, rendered for one student's variant parameters when given."""
+    from autograder.variants import render_source
+
+    return render_source(_source(assignment), assignment, params) if params else _source(assignment)
+
+
+def example_submissions(assignment: str = "a1_convolution",
+                        params: dict[str, dict] | None = None) -> dict[str, tuple[bytes, str]]:
+    """``student id -> (notebook bytes, what it is)`` for the demo's grading run.
+
+    ``params``: student id -> variant parameters (a release with a roster): each example
+    answers its own student's variant.
+    """
+    params = params or {}
+    full = _solution(assignment, params.get("ada_full_marks"))
+    mistakes = _solution(assignment, params.get("ben_mistakes"))
     for old, new, _ in MISTAKES:
         _edit(mistakes, old, new)
     hostile = _released(assignment)
@@ -83,12 +96,13 @@ def example_submissions(assignment: str = "a1_convolution") -> dict[str, tuple[b
             "eve_hostile": (as_bytes(hostile), "forged results, monkeypatching, a lying float, a banned lax.conv")}
 
 
-def write_examples(folder: str | Path, assignment: str = "a1_convolution") -> dict[str, str]:
+def write_examples(folder: str | Path, assignment: str = "a1_convolution",
+                   params: dict[str, dict] | None = None) -> dict[str, str]:
     """Write the examples as ``<student>.ipynb`` into ``folder``; return student -> description."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     described = {}
-    for student, (data, what) in example_submissions(assignment).items():
+    for student, (data, what) in example_submissions(assignment, params).items():
         (folder / f"{student}.ipynb").write_bytes(data)
         described[student] = what
     return described

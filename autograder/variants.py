@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MIN_SECRET_BYTES", "SECRET_ENV", "checks", "defaults", "draw", "read_secret", "render_cell",
+__all__ = ["MIN_SECRET_BYTES", "SECRET_ENV", "checks", "defaults", "draw", "for_student", "read_secret", "render_cell",
            "render_source", "render_text", "spec_of", "student_cases", "text_values"]
 
 SECRET_ENV = "MEDJAX_COURSE_SECRET"
@@ -86,6 +86,12 @@ def draw(spec: Mapping[str, Mapping], *, secret: bytes, student: str, assignment
             lo, hi = entry["range"]
             params[name] = lo + u % (hi - lo + 1)
     return params
+
+
+def for_student(nb: Mapping, *, assignment: str, student: str, secret: bytes, version: str | None = None) -> dict:
+    """The draw of ``student`` for the parameters a source notebook declares (its version by default)."""
+    tag = version or str(nb.get("metadata", {}).get("medjax", {}).get("version") or "")
+    return draw(spec_of(nb), secret=secret, student=student, assignment=assignment, version=tag)
 
 
 def read_secret(secret_file: str | Path | None = None) -> bytes | None:

@@ -6,7 +6,8 @@ Sections (each writes into ``--out`` and prints what it did):
    (``kernels.png``), a table of output sizes and the parameter counts of a
    small CNN, layer by layer.
 2. *course*: the instructor's loop on a small generated roster: release all
-   five assignments, grade three example submissions of ``a1_convolution`` (full
+   five assignments with per-student variants (a generated course secret; each
+   version's test suite frozen), grade with the roster three example submissions of ``a1_convolution`` (full
    marks, typical mistakes, hostile) in the sandbox, export a Canvas CSV, write
    feedback and the class report (needs the course repository's ``autograder``).
 3. *train*: a short training run of the reference CNN on ``synthetic_xray``
@@ -104,16 +105,29 @@ def course(out: Path, seed: int) -> list[Path]:
     from autograder.export import export
     from autograder.report import class_report
 
+    import json
+    import secrets
+
+    from autograder.release import source_path
+    from autograder.variants import for_student
+
     root = out / "course"
     roster = root / "roster.csv"
     root.mkdir(parents=True, exist_ok=True)
     roster.write_text(ROSTER, encoding="utf-8")
-    if _cli(["release", "--all", "--out", str(root / "release")]) != 0:
+    secret = root / "course.secret"  # seeds every student's variant; keep it with the instructor
+    secret.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+    course_args = ["--roster", str(roster), "--secret-file", str(secret), "--suites", str(root / "suites")]
+    if _cli(["release", "--all", "--out", str(root / "release"), *course_args]) != 0:
         raise RuntimeError("medjax release failed")
-    described = write_examples(root / "submissions")
+    a1 = json.loads(source_path("a1_convolution").read_text(encoding="utf-8"))
+    key = secret.read_text(encoding="utf-8").strip().encode()
+    params = {s: for_student(a1, assignment="a1_convolution", student=s, secret=key)
+              for s in ("ada_full_marks", "ben_mistakes")}
+    described = write_examples(root / "submissions", params=params)  # each answers its own variant
     graded = root / "graded"
     if _cli(["grade", "--assignment", "a1_convolution", str(root / "submissions"), "--out", str(graded),
-             "--jobs", "2", "--timeout", "240", "--test-timeout", "30", "--no-cache"]) != 0:
+             "--jobs", "2", "--timeout", "240", "--test-timeout", "30", "--no-cache", *course_args]) != 0:
         raise RuntimeError("medjax grade failed")
     canvas = root / "canvas.csv"
     canvas.write_text(export(graded, "canvas", roster=roster, lms_assignment_id="4711"), encoding="utf-8")

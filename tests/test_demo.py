@@ -1,5 +1,6 @@
 """`medjax demo`: the core and course sections end to end (the train section is covered by test_train_cli)."""
 import csv
+import json
 import subprocess
 import sys
 
@@ -14,8 +15,15 @@ def test_demo_core_and_course(tmp_path):
     assert "out" in proc.stdout and "parameters" in proc.stdout  # the printed tables
     assert (tmp_path / "kernels.png").read_bytes()[:4] == b"\x89PNG"
     course = tmp_path / "course"
-    assert sorted(p.name for p in (course / "release").iterdir()) == [
-        "a1_convolution", "a2_logistic_regression", "a3_neural_networks", "a4_cnn_pneumonia", "a5_resnet_unet"]
+    students = ["ada_full_marks", "ben_mistakes", "eve_hostile"]  # one variant per student of the roster
+    assert sorted(p.name for p in (course / "release").iterdir()) == students
+    for student in students:
+        assert sorted(p.name for p in (course / "release" / student).iterdir()) == [
+            "a1_convolution", "a2_logistic_regression", "a3_neural_networks", "a4_cnn_pneumonia", "a5_resnet_unet"]
+    variant = {s: json.loads((course / "release" / s / "a1_convolution" / "a1_convolution.ipynb").read_text())
+               ["metadata"]["medjax"]["variant"] for s in students}
+    assert len({json.dumps(v, sort_keys=True) for v in variant.values()}) == 3
+    assert (course / "suites" / "a1_convolution" / "1.0.json").is_file()
     with open(course / "graded" / "grades.csv", newline="") as fh:
         grades = {r["student"]: float(r["score"]) for r in csv.DictReader(fh)}
     assert grades["ada_full_marks"] == 16 and grades["eve_hostile"] == 0
