@@ -86,27 +86,39 @@ _CACHE_ENTRY = re.compile(r"^(?:jit|pjit|pmap)_(?P<name>.*)-[0-9a-f]{64}(?:-.*)?
 
 
 def warm_up(pool: WarmPool, suite: Suite, notebook: Path, cache_dir: Path, limits: Limits) -> None:
-    """Fill the shared compilation cache by grading the instructor's solution in a trusted child.
+    """Fill the shared compilation cache by grading the instructor's solution in trusted children.
 
     Students later read the cache (read-only) and skip compiling the same small
     programs (``jnp`` operations on the same shapes). Entries compiled for
     functions the solution defines (a jitted solution function) are deleted, so
-    the cache holds library operations only, never the solution's own code.
+    the cache holds library operations only, never the solution's own code. One
+    child per job takes the next item until none is left (compiling is the cost).
     """
-    cells = read_notebook(notebook.read_bytes())
+    every = read_notebook(notebook.read_bytes())
+    cells = graded_cells(every, suite, {source for _, source in every})
     cache_dir.chmod(0o777)
-    session = _Session(lambda: pool.zygote.spawn(writable_cache=True),
-                       graded_cells(cells, suite, {source for _, source in cells}),
-                       StudentResult("warm-up", suite.assignment),
-                       Limits(submission=max(limits.submission, 900), test=max(limits.test, 120),
-                              cell=max(limits.cell_limit, 600)))
-    try:
-        for item in suite.items:
-            for index in range(len(suite.cases(item))):
-                session.probe(item, suite.inputs[(item.grade_id, index)], False)
-    finally:
-        session.close()
-    own = _defined_names(static.parse(s for _, s in cells))
+    limits = Limits(submission=max(limits.submission, 900), test=max(limits.test, 120),
+                    cell=max(limits.cell_limit, 600))
+    todo = deque(suite.items)
+
+    def run() -> None:
+        session = _Session(lambda: pool.zygote.spawn(writable_cache=True), cells,
+                           StudentResult("warm-up", suite.assignment), limits)
+        try:
+            while True:
+                try:
+                    item = todo.popleft()
+                except IndexError:
+                    return
+                for index in range(len(suite.cases(item))):
+                    session.probe(item, suite.inputs[(item.grade_id, index)], False)
+        finally:
+            session.close()
+
+    with ThreadPoolExecutor(max_workers=pool.size) as ex:
+        for fut in [ex.submit(run) for _ in range(min(pool.size, len(todo)))]:
+            fut.result()
+    own = _defined_names(static.parse(s for _, s in every))
     for entry in cache_dir.iterdir():
         m = _CACHE_ENTRY.match(entry.name)
         if entry.is_file() and (m is None or m["name"] in own or m["name"].startswith("<")):

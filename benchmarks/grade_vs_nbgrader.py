@@ -101,13 +101,48 @@ def generate(root: Path, assignment: str, n: int, seed: int) -> tuple[Path, dict
     return folder, kinds
 
 
-def run_medjax(folder: Path, out: Path, assignment: str, jobs: int) -> tuple[float, dict[str, float]]:
+def _own_cpu(root: int, seen: dict[int, float]) -> None:
+    """Record the CPU seconds (own user + system, children excluded) of ``root`` and all its descendants.
+
+    The sandbox's processes are reaped inside its namespaces, so ``RUSAGE_CHILDREN``
+    never sees them: the benchmark samples ``/proc`` instead (a process's last
+    sampling interval is missed).
+    """
+    tick, parent, own = os.sysconf("SC_CLK_TCK"), {}, {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            parent[int(entry.name)], own[int(entry.name)] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    tree, stack = {root}, [root]
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    while stack:
+        for kid in children.get(stack.pop(), ()):
+            tree.add(kid)
+            stack.append(kid)
+    for pid in tree & own.keys():
+        seen[pid] = max(seen.get(pid, 0.0), own[pid])
+
+
+def run_medjax(folder: Path, out: Path, assignment: str, jobs: int) -> tuple[float, float, dict[str, float]]:
+    """Wall seconds, CPU seconds (grader and sandbox, sampled) and scores of one ``medjax grade`` run."""
     start = time.perf_counter()
-    subprocess.run([str(BIN / "medjax"), "grade", "--assignment", assignment, str(folder), "--out", str(out),
-                    "--jobs", str(jobs), "--no-cache"], env=_env(), check=True)
+    proc = subprocess.Popen([str(BIN / "medjax"), "grade", "--assignment", assignment, str(folder), "--out", str(out),
+                             "--jobs", str(jobs), "--no-cache"], env=_env())
+    seen: dict[int, float] = {}
+    while proc.poll() is None:
+        _own_cpu(proc.pid, seen)
+        time.sleep(0.1)
     elapsed = time.perf_counter() - start
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args)
     with (out / "grades.csv").open() as fh:
-        return elapsed, {row["student"]: float(row["score"]) for row in csv.DictReader(fh)}
+        return elapsed, sum(seen.values()), {row["student"]: float(row["score"]) for row in csv.DictReader(fh)}
 
 
 def run_nbgrader(root: Path, folder: Path, assignment: str, students: list[str]) -> tuple[float, dict[str, float]]:
@@ -136,14 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="medjax-bench-") as tmp:
         root = Path(tmp) / "course"
         folder, kinds = generate(root, args.assignment, args.n, args.seed)
-        t_mj, s_mj = run_medjax(folder, Path(tmp) / "medjax-out", args.assignment, args.jobs)
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        t_mj, cpu_mj, s_mj = run_medjax(folder, Path(tmp) / "medjax-out", args.assignment, args.jobs)
         subset = sorted(kinds)[: args.nbgrader_n]
+        cpu0 = os.times()
         t_nb, s_nb = run_nbgrader(root, folder, args.assignment, subset)
+        cpu1 = os.times()
+    cpu_nb = cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system
     rate_mj, rate_nb = 60 * args.n / t_mj, 60 * len(subset) / t_nb
     same = [s for s in subset if abs(s_mj.get(s, -1) - s_nb.get(s, -2)) < 1e-6]
-    print(f"assignment {args.assignment}, {os.cpu_count()} CPUs")
-    print(f"medjax grade   : {args.n} submissions in {t_mj:.1f} s  ({rate_mj:.1f}/min, --jobs {args.jobs})")
-    print(f"nbgrader autograde: {len(subset)} submissions in {t_nb:.1f} s  ({rate_nb:.1f}/min, serial)")
+    print(f"assignment {args.assignment}, {os.cpu_count()} CPUs, load average at the start {' '.join(load)}")
+    print(f"medjax grade   : {args.n} submissions in {t_mj:.1f} s  ({rate_mj:.1f}/min, --jobs {args.jobs}); "
+          f"CPU {cpu_mj:.1f} s ({cpu_mj / args.n:.2f} s per submission, sampled from /proc)")
+    print(f"nbgrader autograde: {len(subset)} submissions in {t_nb:.1f} s  ({rate_nb:.1f}/min, serial); "
+          f"CPU {cpu_nb:.1f} s ({cpu_nb / max(len(subset), 1):.2f} s per submission)")
     print(f"throughput ratio: {rate_mj / rate_nb:.1f}x")
     print(f"identical scores: {len(same)}/{len(subset)}")
     for s in subset:
