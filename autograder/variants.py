@@ -19,8 +19,10 @@ its version, and never read back from the notebook. The trusted module
   the items that vary (items not named keep their cases);
 * ``VARIANT_TEXT(params) -> {placeholder: text}``: extra text for the notebook.
 
-Rendering: ``{{name}}`` in markdown becomes the value; a code line ending in
-``# variant: name`` gets ``name``'s text as the right-hand side of its ``=``.
+Rendering: a markdown cell with ``metadata.medjax.template`` gets that template with
+every ``{{name}}`` replaced by the value; a code line ending in ``# variant: name`` gets
+``name``'s text as the right-hand side of its ``=``. The source notebook itself shows the
+defaults (so nbgrader's own ``generate_assignment`` gives the common release).
 
 >>> spec = {"lr": {"choices": [0.05, 0.1, 0.2]}, "n": {"range": [10, 20]}}
 >>> a = draw(spec, secret=b"course secret 2026", student="s1", assignment="a2", version="1.0")
@@ -151,9 +153,14 @@ def render_text(text: str, values: Mapping[str, str], *, code: bool = False) -> 
 
 
 def render_cell(cell: dict, values: Mapping[str, str]) -> None:
-    """Render one cell in place."""
+    """Render one cell in place: a markdown cell from its ``metadata.medjax.template``, code line by line."""
+    template = cell.get("metadata", {}).get("medjax", {}).get("template")
+    if template is not None and cell.get("cell_type") == "markdown":
+        cell["source"] = render_text(template, values)
+        return
     source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-    cell["source"] = render_text(source, values, code=cell.get("cell_type") == "code")
+    if cell.get("cell_type") == "code":
+        cell["source"] = render_text(source, values, code=True)
 
 
 def render_source(nb: dict, assignment: str, params: Mapping[str, Any]) -> dict:

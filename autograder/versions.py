@@ -215,7 +215,8 @@ class Suites:
     def _base(self, tag: str) -> Suite | None:
         if tag not in self.bases:
             path = frozen_path(self.live.assignment, tag, self.dir)
-            self.bases[tag] = load_frozen(path) if path.exists() else self.live if tag == self.live.tag else None
+            current = tag == self.live.tag or not self.live.tag  # no source notebook here (a bundle): any version
+            self.bases[tag] = load_frozen(path) if path.exists() else self.live if current else None
         return self.bases[tag]
 
     def _refuse(self, base: Suite, why: str) -> Suite:

@@ -245,3 +245,31 @@ def test_medjax_check_uses_the_variants_own_cases(course, tmp_path):
     assert "FAIL output_size: 3/4 visible checks passed" in out
     assert "PASS conv2d: 5/5 visible checks passed" in out  # the student's own conv2d case, solved
     assert "Visible checks: 15.75/16 points" in out
+
+
+# --------------------------------------------------------------------------- the changed sources and nbgrader
+
+
+@pytest.mark.parametrize("assignment", (A1, "a2_logistic_regression"))
+def test_source_shows_its_default_variant(assignment):
+    nb = nbformat.read(str(rel.source_path(assignment)), as_version=4)
+    rendered = variants.render_source(copy.deepcopy(nb), assignment, variants.defaults(variants.spec_of(nb)))
+    assert [c.source for c in rendered.cells] == [c.source for c in nb.cells]
+
+
+def test_real_nbgrader_accepts_the_sources_with_variants(tmp_path):
+    from nbgrader_env import nbgrader, nbgrader_env, new_course
+
+    env, course = nbgrader_env(tmp_path), new_course(tmp_path / "course")
+    chosen = (A1, "a2_logistic_regression")
+    for a in chosen:
+        (course / "source" / a).mkdir(parents=True)
+        (course / "source" / a / f"{a}.ipynb").write_bytes(rel.source_path(a).read_bytes())
+    nbgrader(course, env, "generate_assignment", "*", "--force")
+    for a in chosen:
+        ours = nbformat.read(str(REPO / "exercises" / a / f"{a}.ipynb"), as_version=4)
+        theirs = nbformat.read(str(course / "release" / a / f"{a}.ipynb"), as_version=4)
+        assert ours.cells == theirs.cells, a  # nbgrader's own release is our common release
+    proc = nbgrader(course, env, "validate", str(course / "source" / "a2_logistic_regression" /
+                                                 "a2_logistic_regression.ipynb"))
+    assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout[-2000:]

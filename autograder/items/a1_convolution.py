@@ -188,5 +188,5 @@ def VARIANT_TEXT(params: dict) -> dict:  # noqa: N802
     text = {}
     for letter, name in zip(_LETTERS, _kernels(params)):
         text[f"kernel_{letter}"] = KERNEL_CODE[name]
-        text[f"answer_kernel_{letter}"] = repr(name)
+        text[f"answer_kernel_{letter}"] = f'"{name}"'
     return text
