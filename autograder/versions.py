@@ -34,6 +34,7 @@ from typing import Any
 from medjax.selfcheck.cases import Case, Mistake, expected_value, from_plain, mistake_value, to_plain
 from medjax.selfcheck.choices import ChoiceCase, is_choice_item
 
+from autograder.child import _pack_args as _unpack  # undoes grade.pack_args after from_plain
 from autograder.grade import GRADER_VERSION, Suite, pack_args
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
@@ -102,17 +103,6 @@ def freeze(suite: Suite, suites_dir: Path = SUITES_DIR) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
     return target
-
-
-def _unpack(value: Any) -> Any:
-    """Undo :func:`autograder.grade.pack_args` after ``from_plain``."""
-    if isinstance(value, dict) and set(value) == {"__tuple__"}:
-        return tuple(_unpack(v) for v in value["__tuple__"])
-    if isinstance(value, list):
-        return [_unpack(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _unpack(v) for k, v in value.items()}
-    return value
 
 
 def _case(entry: dict) -> Case:
