@@ -9,13 +9,14 @@ student's files as soon as they change and ``grades.csv`` after every submission
 """
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from autograder import results as out
 from autograder import static
 from autograder.grade import (Limits, ResultCache, StudentResult, Suite, _Session, cache_key, grade_submission,
                               graded_cells, read_notebook)
-from autograder.sandbox import Child, SandboxLimits, Zygote, strong_mode_available
+from autograder.sandbox import PRELOAD, Child, SandboxLimits, Zygote, strong_mode_available
 from autograder.submissions import Submission
 
 
@@ -31,8 +32,8 @@ class WarmPool:
     """Pre-forked sandboxed interpreters, one per submission."""
 
     def __init__(self, items_module: str, *, spares: int = 2, limits: SandboxLimits = SandboxLimits(),
-                 strong: bool | None = None, jax_cache: Path | None = None):
-        self.zygote = Zygote(items_module, limits=limits, strong=strong, jax_cache=jax_cache)
+                 strong: bool | None = None, jax_cache: Path | None = None, preload: tuple[str, ...] = PRELOAD):
+        self.zygote = Zygote(items_module, limits=limits, strong=strong, jax_cache=jax_cache, preload=preload)
         self.spares: deque[Child] = deque()
         self.size = max(1, spares)
         self.lock = threading.Lock()
@@ -137,9 +138,25 @@ def instructor_cells(notebook: Path | None) -> frozenset[str]:
         return frozenset()
 
 
-def _defined_names(trees) -> set[str]:
-    import ast
+def imported_modules(sources: Iterable[str]) -> tuple[str, ...]:
+    """The absolute imports of these (trusted) cells, in order: what the zygote preloads.
 
+    >>> imported_modules(["import numpy as np, jax.numpy\\nfrom matplotlib import pyplot", "from . import x"])
+    ('numpy', 'jax.numpy', 'matplotlib', 'matplotlib.font_manager')
+    """
+    names: list[str] = []
+    for tree in static.parse(sources):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+    if any(n.split(".")[0] == "matplotlib" for n in names):
+        names.append("matplotlib.font_manager")  # its font list is built once, in the zygote
+    return tuple(dict.fromkeys(names))
+
+
+def _defined_names(trees) -> set[str]:
     names = {"<lambda>", "<unnamed function>", "<unnamed wrapped function>"}
     for tree in trees:
         for node in ast.walk(tree):
@@ -174,7 +191,8 @@ def grade_all(subs: list[Submission], suite: Suite, out_dir: str | Path, *, jobs
     xla = out_dir / ".cache" / f"xla-{suite.version[:16]}" if warmup and strong else None
     if xla is not None:
         xla.mkdir(parents=True, exist_ok=True)
-    pool = WarmPool(suite.items_module, spares=jobs, limits=sandbox, strong=strong, jax_cache=xla)
+    pool = WarmPool(suite.items_module, spares=jobs, limits=sandbox, strong=strong, jax_cache=xla,
+                    preload=imported_modules(sorted(trusted)) if trusted else PRELOAD)
     if xla is not None and not (xla / ".complete").exists():
         try:
             warm_up(pool, suite, Path(warmup), xla, limits)

@@ -43,7 +43,8 @@ CHILD_SCRIPT = Path(__file__).with_name("child.py")
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 STUDENT_HOME = "/home/student"
 JAX_CACHE = "/jaxcache"
-# Imported once in the zygote, so that every student process starts with them loaded.
+# Imported once in the zygote, so that every student process starts with them loaded
+# (when the grader knows no better: it preloads what the instructor's notebook imports).
 PRELOAD = ("scipy", "scipy.signal", "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager", "pydicom",
            "flax.linen", "optax")
 
@@ -274,8 +275,8 @@ class Zygote:
     """The sandboxed parent of all student processes of one grader run."""
 
     def __init__(self, items_module: str, *, limits: SandboxLimits = SandboxLimits(),
-                 strong: bool | None = None, jax_cache: Path | None = None):
-        self.limits = limits
+                 strong: bool | None = None, jax_cache: Path | None = None, preload: tuple[str, ...] = PRELOAD):
+        self.limits, self.preload = limits, tuple(preload)
         self.strong = strong_mode_available() if strong is None else strong
         self.jax_cache = jax_cache if self.strong else None  # read-only sharing needs mount namespaces
         self.lock = threading.Lock()
@@ -311,7 +312,7 @@ class Zygote:
         config = {"sys_path": sys_path, "items_module": module, "control_fd": theirs.fileno(),
                   "strong": self.strong, "env": student_env(), "limits": self.limits.rlimits(),
                   "tmpfs_bytes": self.limits.tmpfs_bytes, "home": STUDENT_HOME, "tmp": "/tmp",
-                  "preload": list(PRELOAD), "jax_cache": JAX_CACHE if self.jax_cache else None}
+                  "preload": list(self.preload), "jax_cache": JAX_CACHE if self.jax_cache else None}
         if self.strong:
             writable = ((self.jax_cache, JAX_CACHE),) if self.jax_cache else ()
             cmd = bwrap_command(sys.executable, mounts, writable) + ["/grader/child.py"]
