@@ -14,13 +14,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import nbformat
 import numpy as np
 import pytest
 from hypothesis import given
@@ -32,12 +29,10 @@ from autograder.reference import a4_a5 as ref
 from medjax.selfcheck import items, run_visible
 from medjax.selfcheck.cases import run_item
 from medjax.selfcheck.notebook import execute
+from nbgrader_env import BIN, BUDGET_S, REPO, grade_cells, read, round_trip, seconds
 
-REPO = Path(__file__).resolve().parents[1]
 A4, A5 = "a4_cnn_pneumonia", "a5_resnet_unet"
 ASSIGNMENTS = (A4, A5)
-BIN = Path(sys.executable).parent
-BUDGET_S = 180.0  # each solution notebook, top to bottom
 
 
 def _params(tree) -> int:
@@ -351,20 +346,12 @@ def test_module_probes_catch_architecture_errors():
 # --------------------------------------------------------------------------- notebooks
 
 
-def _read(path: Path):
-    return nbformat.read(str(path), as_version=4)
-
-
-def _grade_cells(nb):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_notebook_grade_cells_match_items_and_exercises_are_fresh(assignment):
     from autograder.release import stale
 
-    nb = _read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
-    cells = {c.metadata.nbgrader.grade_id: c for c in _grade_cells(nb)}
+    nb = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+    cells = {c.metadata.nbgrader.grade_id: c for c in grade_cells(nb)}
     its = items(assignment)
     assert set(cells) == set(its)
     for gid, cell in cells.items():
@@ -398,89 +385,10 @@ def test_exercise_stubs_fail_every_item_cleanly(assignment, monkeypatch):
 # --------------------------------------------------------------------------- the real nbgrader round trip
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    kernel = tmp / "jupyter" / "kernels" / "python3"
-    kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (medjax venv)", "language": "python"}))
-    env = dict(os.environ)
-    env.pop("MEDJAX_DATA_DIR", None)  # the download-free path; the real-data path is the same code
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONPATH=str(REPO),
-               JUPYTER_PATH=str(tmp / "jupyter"), JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-    return env
-
-
-def _nbgrader(course: Path, env: dict[str, str], *args: str) -> None:
-    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True,
-                          text=True, timeout=1200, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-
-
-def _seconds(cell) -> float:
-    from datetime import datetime
-
-    t = cell.metadata.get("execution", {})
-    if "iopub.execute_input" not in t or "shell.execute_reply" not in t:
-        return 0.0
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(t["shell.execute_reply"]) - parse(t["iopub.execute_input"])).total_seconds()
-
-
 @pytest.mark.slow
 def test_nbgrader_round_trip_a4_a5(tmp_path_factory):
-    """generate_assignment equals exercises/; autograde: solutions full marks, exercises 0, clean failures."""
-    from nbgrader.api import Gradebook
-
-    root = tmp_path_factory.mktemp("course")
-    env = _env(tmp_path_factory.mktemp("env"))
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        f"c.CourseDirectory.root = {str(root)!r}\n"
-        "c.CourseDirectory.course_id = 'medjax'\n"
-        "c.ExecutePreprocessor.timeout = 300\n")
-    for a in ASSIGNMENTS:
-        (root / "source" / a).mkdir(parents=True)
-        shutil.copy(REPO / "solutions" / a / f"{a}.ipynb", root / "source" / a)
-    _nbgrader(root, env, "generate_assignment", "*", "--force")
-    for a in ASSIGNMENTS:
-        ours, theirs = _read(REPO / "exercises" / a / f"{a}.ipynb"), _read(root / "release" / a / f"{a}.ipynb")
-        assert ours.cells == theirs.cells
-    for student, folder in (("alice", "source"), ("bob", "release")):
-        _nbgrader(root, env, "db", "student", "add", student)
-        for a in ASSIGNMENTS:
-            (root / "submitted" / student / a).mkdir(parents=True)
-            shutil.copy(root / folder / a / f"{a}.ipynb", root / "submitted" / student / a)
-    for student in ("alice", "bob"):
-        _nbgrader(root, env, "autograde", "*", f"--student={student}")
-
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        scores = {(s, a): (gb.find_submission(a, s).score, gb.find_submission(a, s).max_score)
-                  for s in ("alice", "bob") for a in ASSIGNMENTS}
-    for a in ASSIGNMENTS:
-        total = sum(item.points for item in items(a).values())
-        assert scores[("alice", a)] == (total, total), a
-        assert scores[("bob", a)] == (0.0, total), a
-
-    for a in ASSIGNMENTS:
-        nb = _read(root / "autograded" / "alice" / a / f"{a}.ipynb")
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(c.execution_count for c in code)
-        for c in code:
-            for out in c.outputs:
-                assert out.output_type != "error", f"{c.metadata.get('nbgrader', {}).get('grade_id')}: {out.get('evalue')}"
-                assert not (out.output_type == "stream" and out.name == "stderr"), out.text
-        for c in _grade_cells(nb):
-            text = "".join(o.get("text", "") for o in c.outputs)
-            assert "visible checks passed" in text and "hidden checks passed" in text and "FAIL" not in text, text
-        assert sum(_seconds(c) for c in code) < BUDGET_S
-
-        nb = _read(root / "autograded" / "bob" / a / f"{a}.ipynb")
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(c.execution_count for c in code), "the kernel survived to the last cell"
-        for c in _grade_cells(nb):
-            errors = [o for o in c.outputs if o.output_type == "error"]
-            assert errors and errors[0].ename in {"AssertionError", "NameError"}, c.metadata.nbgrader.grade_id
+    """See :func:`nbgrader_env.round_trip`; without ``MEDJAX_DATA_DIR`` (the download-free path)."""
+    round_trip(tmp_path_factory, ASSIGNMENTS, drop_env=("MEDJAX_DATA_DIR",))
 
 
 @pytest.mark.slow
@@ -511,7 +419,7 @@ def test_a4_solution_on_real_pneumoniamnist(data_dir):
     """The a4 solution trains and reports on real PneumoniaMNIST, cleanly and within budget."""
     from nbclient import NotebookClient
 
-    nb = _read(REPO / "solutions" / A4 / f"{A4}.ipynb")
+    nb = read(REPO / "solutions" / A4 / f"{A4}.ipynb")
     old = {k: os.environ.get(k) for k in ("MEDJAX_DATA_DIR", "PYTHONPATH", "JAX_PLATFORMS")}
     os.environ.update(MEDJAX_DATA_DIR=data_dir, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
     try:
@@ -530,4 +438,4 @@ def test_a4_solution_on_real_pneumoniamnist(data_dir):
     assert "FAIL" not in "".join(text.values())
     accuracy_line = [ln for ln in text["test_report"].splitlines() if ln.startswith("threshold chosen on val")][0]
     assert float(accuracy_line.split("acc ")[1].split()[0]) > 0.75  # published ResNet-18 (28): 0.854
-    assert sum(_seconds(c) for c in code) < BUDGET_S
+    assert sum(seconds(c) for c in code) < BUDGET_S
