@@ -137,3 +137,31 @@ def test_interpretation_maps_localise_opacities(trained_cnn):
     assert ratio["saliency"] >= 2.0
     # classic Grad-CAM averages SimpleCNN's per-position head weights away: it localises worse
     assert ratio["gradcam"] < ratio["hirescam"]
+
+
+@pytest.fixture(scope="module")
+def trained_gap_cnn():
+    """SimpleCNN with BatchNorm and a global-average-pool head, trained briefly (2 epochs, 64 steps)."""
+    synthetic = pytest.importorskip("medjax.synthetic")
+    from medjax.train import fit, predict
+
+    train = synthetic.synthetic_xray(1024, seed=10)
+    val = synthetic.synthetic_xray(256, seed=11)
+    test = synthetic.synthetic_xray(128, seed=12)
+    model = SimpleCNN(batch_norm=True, global_pool=True)
+    state, history = fit(model, train, val, epochs=2, batch_size=32, lr=5e-3, progress=False,
+                         compilation_cache=False)
+    return model, state, test, predict(state, test["images"]), history
+
+
+def test_classic_grad_cam_localises_with_a_global_pool_head(trained_gap_cnn):
+    """With a GAP head the averaged gradient weights are the head's weights: Grad-CAM is the CAM."""
+    model, state, test, probs, history = trained_gap_cnn
+    assert history["epochs"][-1]["val_auc"] > 0.8
+    hits = np.flatnonzero((test["labels"] == 1) & (probs >= 0.5))
+    assert hits.size >= 20
+    shares = [mask_share(np.asarray(grad_cam(model, state.variables, test["images"][i])), test["masks"][i, ..., 0])
+              for i in hits]  # default layer: the last conv block (block2, 7x7), before the pooling
+    ratio = np.mean(shares) / np.mean([test["masks"][i].mean() for i in hits])
+    print("classic Grad-CAM, GAP head: mask-mass share / uniform share:", round(float(ratio), 2))
+    assert ratio >= 2.0

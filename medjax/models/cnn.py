@@ -42,7 +42,8 @@ class SimpleCNN(nn.Module):
     ``3 * 3 * C_in * C_out + C_out`` (no conv bias, and ``2 * C_out`` BatchNorm
     scale and shift, when ``batch_norm=True``); head: ``(h * w * C_last + 1) * num_outputs``,
     or ``(C_last + 1) * num_outputs`` with ``global_pool=True`` (average over space
-    instead of flatten: then Grad-CAM equals the class activation map).
+    instead of flatten: then classic Grad-CAM is the class activation map and
+    localises; see :func:`medjax.interpret.grad_cam`).
 
     Args:
         features: output channels of each conv block.
