@@ -36,6 +36,8 @@ import symtable
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from autograder.static import _PARSE_LOCK
+
 # Calls and names whose effects on the namespace cannot be read from the source.
 OPAQUE_CALLS = frozenset({"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "delattr",
                           "__import__", "breakpoint", "open", "input", "reload"})
@@ -113,9 +115,10 @@ def cell_facts(source: str, modules: set[str] = frozenset()) -> CellFacts:
     [['axes', 'img', 'k', 'out'], ['axes', 'conv2d', 'img', 'k', 'out']]
     """
     try:
-        tree = ast.parse(source)
-        table = symtable.symtable(source, "<cell>", "exec")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        with _PARSE_LOCK:  # the grader grades in threads; CPython's parser is not thread-safe
+            tree = ast.parse(source)
+            table = symtable.symtable(source, "<cell>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, SystemError):
         return CellFacts(always=True)
     top = table.get_symbols()
     facts = CellFacts(always=_opaque(tree))

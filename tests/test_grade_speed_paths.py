@@ -56,6 +56,23 @@ def test_calls_of_module_functions_do_not_count_as_mutations():
     assert cell_facts("jax.config.update('jax_enable_x64', True)").always
 
 
+def test_analysis_is_safe_in_the_grader_threads():
+    """The grader analyses submissions in threads (CPython 3.11's parser is not thread-safe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder import static
+
+    cells = read_notebook((REPO / "exercises" / "a5_resnet_unet" / "a5_resnet_unet.ipynb").read_bytes())
+    expected = needed_cells(cells, ["unet"])
+
+    def work(k: int):
+        return needed_cells(cells, ["unet"]) if k % 2 else static.parse(s for _, s in cells)
+
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(work, range(40)))
+    assert all(r == expected for r in results[1::2])
+
+
 def test_only_unchanged_instructor_cells_are_skipped():
     suite = load_suite("a1_convolution")
     cells = read_notebook(A1.read_bytes())
