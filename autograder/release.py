@@ -12,8 +12,9 @@ real command and compares), plus ``metadata.medjax = {"assignment", "version"}``
 Variants (:mod:`autograder.variants`): the source is first rendered with its parameters,
 the defaults for the common release, one student's draw for :func:`release_roster`
 (``<out>/<student>/<id>/<id>.ipynb``), whose notebook also records
-``metadata.medjax.variant`` (the parameters) and ``metadata.medjax.checks`` (the visible
-checks of the varying items, expected values as data, for ``medjax check``).
+``metadata.medjax.variant`` (the parameters) and, after the setup cell, a ``use_variant``
+cell with the visible checks of the varying items (expected values as data), so the
+notebook's own test cells and ``medjax check`` judge the student's numbers.
 
 Check that ``exercises/`` is up to date (CI)::
 
@@ -79,6 +80,7 @@ def release_notebook(source: NotebookNode, *, assignment: str, version: str | No
     ``params``: one student's variant parameters (default: the common release's defaults).
     """
     from autograder import variants
+    from medjax.selfcheck import stored
 
     nb = copy.deepcopy(source)
     tag = version or default_version(source)
@@ -89,7 +91,10 @@ def release_notebook(source: NotebookNode, *, assignment: str, version: str | No
         nb, resources = pp(nb, resources)
     nb.metadata["medjax"] = {"assignment": assignment, "version": tag}
     if params is not None and spec:
-        nb.metadata["medjax"].update(variant=dict(params), checks=variants.checks(assignment, params))
+        nb.metadata["medjax"]["variant"] = dict(params)
+        setup = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+        cell = nbformat.from_dict(stored.variant_cell(assignment, variants.checks(assignment, params)))
+        nb.cells.insert(setup[0] + 1 if setup else 0, cell)
     nbformat.validate(nb)
     return nb
 

@@ -17,6 +17,7 @@ from autograder.grade import Limits, load_suite
 from autograder.pool import grade_all
 from autograder.submissions import Submission
 from medjax.cli import main as medjax_main
+from medjax.selfcheck import stored
 
 REPO = Path(__file__).resolve().parents[1]
 A1 = "a1_convolution"
@@ -126,17 +127,51 @@ def test_two_students_get_different_numbers_and_metadata(course):
         assert "{{" not in _text(nb) and "### BEGIN SOLUTION" not in _text(nb)
         assert all("variant" not in c["metadata"].get("nbgrader", {}) for c in nb["cells"])
         nbformat.validate(nbformat.from_dict(nb))
-    assert ann["metadata"]["medjax"]["checks"]["test_conv2d"] != bob["metadata"]["medjax"]["checks"]["test_conv2d"]
+    assert stored.checks_in(ann)["test_conv2d"] != stored.checks_in(bob)["test_conv2d"]
 
 
 def test_no_hidden_answer_is_embedded(course):
     _, released = course
     for student, nb in released.items():
-        checks = nb["metadata"]["medjax"]["checks"]
+        checks = stored.checks_in(nb)
         for gid in KERNEL_ITEMS:  # the visible case checks the format only: no answer in the notebook
             assert [e["expected"] for e in checks[gid]] == [None]
         n_hidden = len(variants.student_cases(A1, _params(student))["test_output_size"][1])
         assert len(checks["test_output_size"]) == 4 and n_hidden == 6
+
+
+def test_the_notebooks_own_test_cells_judge_the_students_numbers(course, capsys):
+    """Running the variant cell (as Jupyter does, top to bottom) makes ``check`` use the student's cases."""
+    import medjax.selfcheck as sc
+
+    _, released = course
+    nb = released[ANN]
+    (variant,) = [c for c in nb["cells"] if c["metadata"].get("medjax", {}).get("variant_checks")]
+    setup = [i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup"]
+    assert nb["cells"].index(variant) == setup[0] + 1
+    right = lambda in_size, kernel_size, stride=1, padding=0: (in_size + 2 * padding - kernel_size) // stride + 1  # noqa: E731
+    only_common = lambda in_size, kernel_size, stride=1, padding=0: {(16, 3, 1, 0): 14, (24, 5, 2, 2): 12, (7, 3, 2, 0): 3}.get(
+        (in_size, kernel_size, stride, padding), 0)  # noqa: E731
+    saved = dict(sc._VARIANTS)
+    try:
+        sc._VARIANTS.clear()
+        sc.check(A1, "test_output_size", only_common)  # the common release's cases: a lookup table passes
+        exec("".join(variant["source"]), {})  # noqa: S102 - the released cell
+        p = _params(ANN)
+        sc.check(A1, "test_output_size", right)
+        assert f"your example: n={p['n']}, f={p['f']}, s={p['s']}, p={p['p']}" in capsys.readouterr().out
+        with pytest.raises(AssertionError, match="some visible checks failed"):
+            sc.check(A1, "test_output_size", only_common)  # ... but not the student's own example
+    finally:
+        sc._VARIANTS.clear()
+        sc._VARIANTS.update(saved)
+
+
+def test_an_edited_variant_cell_fails_readably():
+    from medjax.selfcheck import use_variant
+
+    with pytest.raises(ValueError, match="cannot be read: restore the cell"):
+        use_variant(A1, "not base64 at all!")
 
 
 def test_release_without_roster_is_the_common_exercises(tmp_path):

@@ -2,7 +2,7 @@
 
 Runs the notebook's code (not its test cells) in a fresh Python process, then
 every visible check of the assignment (a per-student variant's own checks for the
-items that vary, from ``metadata.medjax.checks``), and prints a per-item scorecard with the
+items that vary, registered by its ``use_variant`` cell), and prints a per-item scorecard with the
 hints.  ``--zip`` also packs the notebook with a manifest (assignment, version,
 student id, sha256) ready to upload.
 """
@@ -26,13 +26,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def scorecard(path: Path, assignment: str | None = None) -> tuple[str, float, float]:
     """Run the visible checks; return (report text, points earned, points possible)."""
-    from medjax.selfcheck import format_verdicts, items, run_item, run_visible, stored
+    from medjax.selfcheck import format_verdicts, items, run_visible
     from medjax.selfcheck.notebook import assignment_of, execute, read
 
     nb = read(path)
     assignment = assignment or assignment_of(nb, path)
     graded = items(assignment)
-    own = stored.from_notebook(nb)  # a per-student variant: its own cases for the items that vary
     ns, errors = execute(nb)
     lines = [f"Self-check of {path.name} ({assignment}), visible tests only:\n"]
     lines += [f"  cell {e.index} raised {e.error}" for e in errors]
@@ -42,11 +41,7 @@ def scorecard(path: Path, assignment: str | None = None) -> tuple[str, float, fl
         if item.name not in ns:
             lines.append(f"FAIL {item.name}: not defined in the notebook (0/{item.points} points)")
             continue
-        if item.grade_id in own:
-            cases, expected, mistakes = own[item.grade_id]
-            verdicts = run_item(item, ns[item.name], cases, expected=expected, mistake_outputs=mistakes)
-        else:
-            verdicts = run_visible(assignment, item, ns[item.name])
+        verdicts = run_visible(assignment, item, ns[item.name])
         share = sum(v.passed for v in verdicts) / max(len(verdicts), 1)
         earned += item.points * share
         lines.append(format_verdicts(item, verdicts))
