@@ -31,9 +31,10 @@ import copy
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-from nbformat.notebooknode import NotebookNode
+if TYPE_CHECKING:  # nbformat (and its JSON-schema validators) loads only when notebooks are released
+    from nbformat.notebooknode import NotebookNode
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -79,6 +80,8 @@ def release_notebook(source: NotebookNode, *, assignment: str, version: str | No
 
     ``params``: one student's variant parameters (default: the common release's defaults).
     """
+    import nbformat
+
     from autograder import variants
     from medjax.selfcheck import stored
 
@@ -105,6 +108,8 @@ def _target(assignment: str, out: Path) -> Path:
 
 def release(assignment: str, out: Path, *, version: str | None = None, root: Path = SOLUTIONS) -> Path:
     """Write ``<out>/<assignment>/<assignment>.ipynb``; return its path."""
+    import nbformat
+
     src = source_path(assignment, root)
     if not src.exists():
         raise FileNotFoundError(f"no source notebook for {assignment!r}: {src}")
@@ -119,6 +124,8 @@ def release(assignment: str, out: Path, *, version: str | None = None, root: Pat
 def release_roster(assignment: str, out: Path, *, roster: str | Path, secret: bytes, version: str | None = None,
                    root: Path = SOLUTIONS) -> list[Path]:
     """One notebook per roster student, ``<out>/<student>/<assignment>/<assignment>.ipynb``, with their variant."""
+    import nbformat
+
     from autograder import variants
     from autograder.export import read_roster
     from autograder.submissions import safe_id
@@ -150,6 +157,8 @@ def stale(out: Path = EXERCISES, root: Path = SOLUTIONS, assignments: list[str] 
 
     ``assignments`` limits the check (default: every assignment with a source notebook).
     """
+    import nbformat
+
     result = []
     for assignment in assignments or available(root):
         src = source_path(assignment, root)
