@@ -267,12 +267,17 @@ def graded_cells(cells: list[tuple[int, str]], suite: Suite, trusted: Collection
     skipped only when its source is one of them, unchanged, and the dependency
     analysis (:mod:`autograder.dependencies`) shows that no graded name can depend
     on it: the instructor's demonstration cells (plots, CT examples). Every cell the
-    student wrote or edited runs, so its faults are reported as before.
+    student wrote or edited runs, so its faults are reported as before. Sources are
+    compared without the values of ``# variant:`` lines, so a per-student variant's
+    demonstration cells are recognised too.
     """
     if not trusted:
         return cells
+    from autograder.variants import without_values
+
+    known = {without_values(t) for t in trusted}
     needed = {i for i, _ in needed_cells(cells, [item.name for item in suite.items])}
-    return [(i, s) for i, s in cells if i in needed or s not in trusted]
+    return [(i, s) for i, s in cells if i in needed or without_values(s) not in known]
 
 
 def pack_args(value: Any) -> Any:

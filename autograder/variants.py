@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["MIN_SECRET_BYTES", "SECRET_ENV", "checks", "defaults", "draw", "for_student", "read_secret", "render_cell",
-           "render_source", "render_text", "spec_of", "student_cases", "text_values"]
+           "render_source", "render_text", "spec_of", "student_cases", "text_values", "without_values"]
 
 SECRET_ENV = "MEDJAX_COURSE_SECRET"
 MIN_SECRET_BYTES = 16
@@ -150,6 +150,18 @@ def render_text(text: str, values: Mapping[str, str], *, code: bool = False) -> 
             line = f"{m['lhs']}{values[m['name']]}{m['tag']}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def without_values(source: str) -> str:
+    """A code cell's text with the value of every ``# variant: name`` line removed.
+
+    Two students' renderings of one instructor cell give the same text, so the grader
+    recognises the instructor's demonstration cells in every variant.
+
+    >>> without_values("n = 42  # variant: n") == without_values("n = 17  # variant: n")
+    True
+    """
+    return "\n".join(_CODE_LINE.sub(lambda m: m["lhs"] + m["tag"], line) for line in source.split("\n"))
 
 
 def render_cell(cell: dict, values: Mapping[str, str]) -> None:

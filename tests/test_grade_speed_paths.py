@@ -84,6 +84,18 @@ def test_only_unchanged_instructor_cells_are_skipped():
     assert instructor_cells(None) == frozenset() and instructor_cells(REPO / "no-such.ipynb") == frozenset()
 
 
+def test_a_variants_rendering_of_a_demo_cell_is_still_recognised():
+    from autograder import variants
+
+    suite = load_suite("a1_convolution")
+    source = json.loads(A1.read_text())
+    params = variants.draw(variants.spec_of(source), secret=b"0123456789abcdef", student="s1",
+                           assignment="a1_convolution", version="1.0")
+    rendered = read_notebook(json.dumps(variants.render_source(source, "a1_convolution", params)).encode())
+    assert rendered != read_notebook(A1.read_bytes())  # the kernel lines differ
+    assert len(graded_cells(rendered, suite, instructor_cells(A1))) == len(rendered) - 2
+
+
 def test_skipped_and_kept_cells_in_a_sandboxed_run(tmp_path):
     """A slow instructor demo cell is not run unchanged, runs (and times out) when edited, and is run
     when it mutates what a graded function reads."""
