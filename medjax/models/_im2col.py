@@ -54,8 +54,10 @@ def conv_im2col(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike, strides: 
     ho, wo = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
     views = [x[:, a:a + (ho - 1) * sh + 1:sh, b:b + (wo - 1) * sw + 1:sw, :] for a in range(kh) for b in range(kw)]
     patches = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
-    return lax.dot_general(patches, kernel.reshape(kh * kw * cin, cout), (((3,), (0,)), ((), ())),
-                           precision=precision)
+    n = x.shape[0]
+    # a 2-D matmul: its gradient is 2-D matmuls too (a contraction over (N, Ho, Wo) is ~1.8x slower on CPU)
+    y = lax.dot(patches.reshape(n * ho * wo, kh * kw * cin), kernel.reshape(kh * kw * cin, cout), precision=precision)
+    return y.reshape(n, ho, wo, cout)
 
 
 def _is_nhwc_hwio(dimension_numbers: Any) -> bool:
