@@ -14,6 +14,7 @@ every student gets their own variant in ``DIR/<student>/<id>/<id>.ipynb``
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
         if args.roster:
             paths = rel.release_roster(assignment, args.out, roster=args.roster, secret=secret,
                                        version=args.version, root=root)
-            tag = args.version or rel.default_version(rel.nbformat.read(str(rel.source_path(assignment, root)), 4))
+            tag = args.version or rel.default_version(json.loads(rel.source_path(assignment, root).read_text(encoding="utf-8")))
             versions.record_release(assignment, tag, [p.parents[1].name for p in paths], suites)
             print(f"released {assignment} -> {len(paths)} student notebooks in {args.out}")
         else:
