@@ -97,18 +97,23 @@ def test_grad_cam_errors():
         saliency(lin.apply, lin.init(key(0), x[None]), jnp.zeros(5))
 
 
-@pytest.fixture(scope="module")
-def trained_cnn():
-    """A SimpleCNN trained briefly on synthetic X-rays (~95 steps), and a test split."""
+def _train_briefly(model, epochs: int):
+    """``model`` trained on 1,024 synthetic X-rays (32 steps an epoch): (state, test split, test probs, history)."""
     synthetic = pytest.importorskip("medjax.synthetic")
     from medjax.train import fit, predict
 
     train = synthetic.synthetic_xray(1024, seed=10)
     val = synthetic.synthetic_xray(256, seed=11)
     test = synthetic.synthetic_xray(128, seed=12)
-    state, history = fit(SimpleCNN(), train, val, epochs=3, batch_size=32, lr=5e-3, progress=False,
+    state, history = fit(model, train, val, epochs=epochs, batch_size=32, lr=5e-3, progress=False,
                          compilation_cache=False)
     return state, test, predict(state, test["images"]), history
+
+
+@pytest.fixture(scope="module")
+def trained_cnn():
+    """A SimpleCNN trained briefly (3 epochs, 96 steps), and a test split."""
+    return _train_briefly(SimpleCNN(), epochs=3)
 
 
 def mask_share(cam, mask):
@@ -142,16 +147,8 @@ def test_interpretation_maps_localise_opacities(trained_cnn):
 @pytest.fixture(scope="module")
 def trained_gap_cnn():
     """SimpleCNN with BatchNorm and a global-average-pool head, trained briefly (2 epochs, 64 steps)."""
-    synthetic = pytest.importorskip("medjax.synthetic")
-    from medjax.train import fit, predict
-
-    train = synthetic.synthetic_xray(1024, seed=10)
-    val = synthetic.synthetic_xray(256, seed=11)
-    test = synthetic.synthetic_xray(128, seed=12)
     model = SimpleCNN(batch_norm=True, global_pool=True)
-    state, history = fit(model, train, val, epochs=2, batch_size=32, lr=5e-3, progress=False,
-                         compilation_cache=False)
-    return model, state, test, predict(state, test["images"]), history
+    return (model, *_train_briefly(model, epochs=2))
 
 
 def test_classic_grad_cam_localises_with_a_global_pool_head(trained_gap_cnn):
