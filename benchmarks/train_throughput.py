@@ -5,7 +5,8 @@ flatten, Dense(1); 23,873 parameters, asserted equal) on the same batch shapes
 (28x28x1 images; NHWC in JAX, NCHW in PyTorch) with BCE-with-logits and Adam (lr 1e-3),
 using the same number of CPU threads (each worker is pinned to ``--threads`` CPUs;
 ``torch.set_num_threads`` on the PyTorch side). medjax runs the path ``fit`` uses:
-``train_steps_scan`` over chunks of ``--scan-steps`` batches, state donated.
+``train_steps_scan`` over chunks of ``--scan-steps`` batches, state donated, each batch
+larger than ``--micro-batch`` (fit's default 128) in gradient-summed chunks of that size.
 
 Each library runs in its own worker process; for each batch size the runs are
 interleaved (jax, torch, jax, torch, ...) and the median of ``--runs`` runs of
@@ -59,7 +60,8 @@ def jax_worker(args: argparse.Namespace) -> None:
         c = cache[batch]
         t0 = time.perf_counter()
         for _ in range(args.steps // args.scan_steps):
-            c["state"], sums = train_steps_scan(c["state"], c["xs"], c["ys"], task="binary")
+            c["state"], sums = train_steps_scan(c["state"], c["xs"], c["ys"], task="binary",
+                                                micro_batch=args.micro_batch or None)
         jax.block_until_ready(sums)
         return time.perf_counter() - t0
 
@@ -116,6 +118,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-sizes", default="32,128,512", help="comma-separated (default 32,128,512)")
     p.add_argument("--steps", type=int, default=16, help="training steps per timed run (default 16)")
     p.add_argument("--scan-steps", type=int, default=8, help="medjax steps per compiled call, as fit (default 8)")
+    p.add_argument("--micro-batch", type=int, default=128,
+                   help="medjax gradient-summed chunk size, as fit (default 128; 0: whole batches)")
     p.add_argument("--runs", type=int, default=5, help="timed runs per library and batch size (default 5)")
     p.add_argument("--threads", type=int, default=len(_common.available_cpus()),
                    help="CPU threads for both libraries (default: all CPUs available)")
@@ -138,13 +142,14 @@ def main(argv=None) -> int:
         return 0
     batches = [int(b) for b in args.batch_sizes.split(",")]
     print(_common.header("train_throughput", threads=args.threads, steps_per_run=args.steps,
-                         scan_steps=args.scan_steps, runs=args.runs), flush=True)
+                         scan_steps=args.scan_steps, micro_batch=args.micro_batch, runs=args.runs), flush=True)
     if importlib.util.find_spec("torch") is None:
         print("skip: PyTorch is not installed; install the bench extra: pip install torch==2.13.0 "
               "(a CPU wheel, e.g. --index-url https://download.pytorch.org/whl/cpu)")
         return 0
     passed = [f"--{k.replace('_', '-')}={v}" for k, v in
-              (("steps", args.steps), ("scan_steps", args.scan_steps), ("threads", args.threads))]
+              (("steps", args.steps), ("scan_steps", args.scan_steps), ("threads", args.threads),
+               ("micro_batch", args.micro_batch))]
     script = os.path.abspath(__file__)
     workers = {"jax": _common.Worker(script, "jax", passed, {"JAX_PLATFORMS": args.jax_platform}),
                "torch": _common.Worker(script, "torch", passed)}

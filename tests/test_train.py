@@ -127,6 +127,39 @@ def test_scan_equals_sequential_steps():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
+def test_micro_batches_give_the_whole_batch_update():
+    d = blobs(12, seed=2, size=16)
+    x, y = jnp.asarray(d["images"]), jnp.asarray(d["labels"])
+    model = SimpleCNN(features=(4, 8))  # the fused conv blocks, summed over chunks
+    whole, mw = train_step(fresh(model, d["images"], optax.adam(1e-2)), x, y, task="binary")
+    for micro in (4, 5, 12, 100):  # 5 -> chunks of 4 (the largest divisor of 12 not above 5)
+        parts, mp = train_step(fresh(model, d["images"], optax.adam(1e-2)), x, y, task="binary", micro_batch=micro)
+        for k in mw:
+            np.testing.assert_allclose(float(mp[k]), float(mw[k]), rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(parts.params), jax.tree.leaves(whole.params)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    # the gradient really is the sum over chunks: one step of SGD equals the hand-summed chunk gradients
+    state = fresh(LogisticRegression(), d["images"])
+
+    def loss(params, xs, ys):
+        return per_example_loss(state.apply_fn({"params": params}, xs), ys, task="binary").sum() / 12
+
+    grads = [jax.grad(loss)(state.params, x[i:i + 3], y[i:i + 3]) for i in range(0, 12, 3)]
+    expected = jax.tree.map(lambda p, *g: np.asarray(p) - 0.1 * sum(np.asarray(v) for v in g), state.params, *grads)
+    new, _ = train_step(state, x, y, task="binary", micro_batch=3)
+    for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(np.asarray(a), b, rtol=1e-5, atol=1e-7)
+
+
+def test_micro_batches_refuse_batch_norm_and_fit_skips_them():
+    d = blobs(8, size=28)
+    x, y = jnp.asarray(d["images"]), jnp.asarray(d["labels"])
+    with pytest.raises(ValueError, match="micro_batch=4: a model with BatchNorm"):
+        train_step(fresh(SimpleCNN(features=(4,), batch_norm=True), d["images"]), x, y, task="binary", micro_batch=4)
+    state, history = fit(SimpleCNN(features=(4,), batch_norm=True), d, epochs=1, batch_size=8, micro_batch=4, **FAST)
+    assert int(state.step) == 1 and np.isfinite(history["epochs"][0]["train_loss"])
+
+
 def _blank(key, images):
     del key
     return jnp.zeros_like(images)

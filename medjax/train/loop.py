@@ -215,6 +215,7 @@ class _Run:
     seed: int
     pos_weight: jax.Array | None
     mesh: Any = None
+    micro_batch: int | None = None
     compiled: dict[str, Any] = dataclasses.field(default_factory=dict)
     compile_time_s: float = 0.0
     eval_batch: int = 256
@@ -235,11 +236,11 @@ class _Run:
         idx = _epoch_batches(self.images.shape[0], self.batch_size, self.seed, 0)
         pw = self.pos_weight
         if self.n_chunks:
-            fn = steps.compile_step(steps._scan_steps, task=self.task, augment=augment)
+            fn = steps.compile_step(steps._scan_steps, task=self.task, augment=augment, micro_batch=self.micro_batch)
             sample = self.put((self.images[idx[:self.chunk]], self.targets[idx[:self.chunk]]), True)
             self._add("scan", *_compile(fn, state, *sample, pw))
         if self.n_chunks * self.chunk < self.steps_per_epoch:
-            fn = steps.compile_step(steps._train_step, task=self.task, augment=augment)
+            fn = steps.compile_step(steps._train_step, task=self.task, augment=augment, micro_batch=self.micro_batch)
             self._add("step", *_compile(fn, state, *self.put((self.images[idx[0]], self.targets[idx[0]]), False), pw))
         if self.val is not None:
             n_dev = 1 if self.mesh is None else self.mesh.devices.size
@@ -306,15 +307,6 @@ def _initial_state(model, images, tx, seed, checkpoint_dir, resume, steps_per_ep
     return state, int(state.step) // steps_per_epoch
 
 
-def _chunk(steps_per_epoch: int, scan_steps: int) -> int:
-    """The largest divisor of ``steps_per_epoch`` that is at most ``scan_steps``.
-
-    >>> _chunk(31, 8), _chunk(30, 8), _chunk(4, 8)
-    (1, 6, 4)
-    """
-    return max(d for d in range(1, max(1, min(scan_steps, steps_per_epoch)) + 1) if steps_per_epoch % d == 0)
-
-
 def _pos_weight(class_weight, targets) -> float | None:
     if class_weight == "balanced":
         return balanced_pos_weight(targets)
@@ -340,7 +332,7 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
         batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-4, schedule: str = "cosine",
         augment: steps.Augment | None = None, early_stopping_patience: int | None = None,
         monitor: str = "val_loss", class_weight: str | float | None = None, seed: int = 0,
-        progress: bool | str = True, data_parallel: bool = False, scan_steps: int = 8,
+        progress: bool | str = True, data_parallel: bool = False, scan_steps: int = 8, micro_batch: int | None = 128,
         threshold_criterion: str = "youden", checkpoint_dir: str | None = None, resume: bool = False,
         compilation_cache: bool | str = True, on_epoch: Callable[[dict], None] | None = None,
         ) -> tuple[TrainState, dict[str, Any]]:
@@ -363,6 +355,11 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
             (``lax.scan``); the chunk is the largest divisor of the steps per
             epoch not above it, so one function is compiled. Measured on 2 CPU
             cores, SimpleCNN at batch 128: about 1.35x the images/s of single steps.
+        micro_batch: a larger batch is processed in chunks of at most this many
+            images whose gradients are added (the same update up to summation
+            order; dropout draws a key per chunk). Not applied with BatchNorm
+            (batch statistics) or ``data_parallel``; ``None`` turns it off. At
+            batch 512 on 2 CPU cores 128 ran 1.07-1.12x faster than whole batches.
         threshold_criterion: how the decision threshold is chosen on validation.
         checkpoint_dir, resume: save after every epoch; with ``resume`` continue
             from the newest checkpoint there.
@@ -390,7 +387,7 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
         raise ValueError(f"fit: batch_size {batch_size} must be a multiple of the {mesh.devices.size} devices")
     pos_weight = _pos_weight(class_weight, targets)
     run = _Run(task, images, targets, as_arrays(val_data, task) if val_data is not None else None, batch_size,
-               _chunk(images.shape[0] // batch_size, scan_steps), seed,
+               steps.largest_divisor(images.shape[0] // batch_size, scan_steps), seed,
                None if pos_weight is None else jnp.float32(pos_weight), mesh)
 
     rate = make_schedule(lr, epochs * run.steps_per_epoch, schedule)
@@ -398,6 +395,8 @@ def fit(model, train_data: Any, val_data: Any = None, *, task: str = "binary", e
                                         resume, run.steps_per_epoch)
     if mesh is not None:
         state = parallel.replicate(state, mesh)
+    if mesh is None and not jax.tree.leaves(state.batch_stats):
+        run.micro_batch = micro_batch
     run.compile(state, augment)
 
     records, stopper, train_time = [], _EarlyStopping(monitor, early_stopping_patience), 0.0
