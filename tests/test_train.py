@@ -326,6 +326,13 @@ def test_auc_agrees_with_medjax_metrics():
     assert roc_auc(p, y) == pytest.approx(float(medjax.roc_auc(y, p)), abs=1e-6)
 
 
+def test_swapped_auc_arguments_get_an_error_that_names_the_order():
+    p, y = np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"takes \(probs, labels\), while medjax.roc_auc takes \(y_true, scores\)"):
+        roc_auc(y, p)  # medjax.roc_auc's (y_true, scores) order
+    assert roc_auc(p, y) == 0.75
+
+
 @given(labelled)
 def test_youden_threshold_is_optimal(data):
     p, y = np.array(data[0]), np.array(data[1])

@@ -17,7 +17,8 @@ def _binary_inputs(fn: str, probs, labels) -> tuple[np.ndarray, np.ndarray]:
     if not np.all(np.isfinite(p)):
         raise ValueError(f"{fn}: 'probs' must be finite")
     if not np.all((y == 0) | (y == 1)):
-        raise ValueError(f"{fn}: 'labels' must be 0 or 1")
+        raise ValueError(f"{fn}: 'labels' (the second argument) must be 0 or 1; {fn} takes (probs, labels), "
+                         "while medjax.roc_auc takes (y_true, scores): are the arguments swapped?")
     if y.min(initial=1) == y.max(initial=0):
         raise ValueError(f"{fn}: 'labels' must contain both classes, got only {int(y[0]) if y.size else 'none'}")
     return p, y.astype(bool)
