@@ -138,6 +138,11 @@ def test_micro_batches_give_the_whole_batch_update():
             np.testing.assert_allclose(float(mp[k]), float(mw[k]), rtol=1e-5)
         for a, b in zip(jax.tree.leaves(parts.params), jax.tree.leaves(whole.params)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    # a prime batch (13) has no divisor near 8: it runs whole, with no chunk loop in the compiled step
+    prime = blobs(13, seed=3, size=16)
+    lowered = jax.jit(train_step.__wrapped__, static_argnames=("task", "micro_batch")).lower(
+        fresh(model, prime["images"], optax.adam(1e-2)), prime["images"], prime["labels"], task="binary", micro_batch=8)
+    assert "while" not in lowered.as_text()
     # the gradient really is the sum over chunks: one step of SGD equals the hand-summed chunk gradients
     state = fresh(LogisticRegression(), d["images"])
 

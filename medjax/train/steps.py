@@ -97,13 +97,16 @@ def _gradients(state: TrainState, images, labels, pos_weight, task: str, dropout
     """``(grads, logits, losses, batch_stats)`` of the mean loss over the batch.
 
     With ``micro_batch``, a batch larger than it is cut into equal chunks of at most
-    ``micro_batch`` images (the largest divisor of the batch size) whose gradients of
+    ``micro_batch`` images (the largest divisor of the batch size; the whole batch when
+    that divisor is below ``micro_batch / 2``, e.g. for a prime batch size) whose gradients of
     ``sum(losses) / N`` are added in a ``lax.scan``: the gradient of the mean, up to
     summation order, with less memory and better cache use (dropout draws one key per
     chunk). BatchNorm statistics are per batch, so a model with ``batch_stats`` refuses it.
     """
     n = images.shape[0]
     size = largest_divisor(n, micro_batch) if micro_batch else n
+    if size < (micro_batch or 0) // 2:  # e.g. a prime batch size: tiny chunks would be slow
+        size = n
 
     def loss_fn(params, x, y, key, scale):
         logits, updates = state.apply_fn(variables_of(params, state.batch_stats), x, train=True,
