@@ -108,15 +108,15 @@ def _gradients(state: TrainState, images, labels, pos_weight, task: str, dropout
     if size < (micro_batch or 0) // 2:  # e.g. a prime batch size: tiny chunks would be slow
         size = n
 
-    def loss_fn(params, x, y, key, scale):
+    def loss_fn(params, x, y, key):
         logits, updates = state.apply_fn(variables_of(params, state.batch_stats), x, train=True,
                                          rngs={"dropout": key}, mutable=["batch_stats"])
         losses = per_example_loss(logits, y, task=task, pos_weight=pos_weight)
-        return scale(losses), (logits, losses, updates.get("batch_stats", state.batch_stats))
+        return losses.sum() / n, (logits, losses, updates.get("batch_stats", state.batch_stats))
 
     grad_fn = jax.grad(loss_fn, has_aux=True)
     if size == n:
-        grads, (logits, losses, batch_stats) = grad_fn(state.params, images, labels, dropout_key, jnp.mean)
+        grads, (logits, losses, batch_stats) = grad_fn(state.params, images, labels, dropout_key)
         return grads, logits, losses, batch_stats
     if jax.tree.leaves(state.batch_stats):
         raise ValueError(f"micro_batch={micro_batch}: a model with BatchNorm statistics must see the whole batch "
@@ -125,8 +125,7 @@ def _gradients(state: TrainState, images, labels, pos_weight, task: str, dropout
 
     def chunk(total, part):
         x, y, i = part
-        grads, (logits, losses, _) = grad_fn(state.params, x, y, jax.random.fold_in(dropout_key, i),
-                                             lambda losses: losses.sum() / n)
+        grads, (logits, losses, _) = grad_fn(state.params, x, y, jax.random.fold_in(dropout_key, i))
         return jax.tree.map(jnp.add, total, grads), (logits, losses)
 
     split = lambda a: a.reshape(chunks, size, *a.shape[1:])  # noqa: E731
