@@ -18,7 +18,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning:tensorflow_datasets
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench sandbox-tools clean help
+.PHONY: venv test demo bench sandbox-tools native clean help
 
 help:
 	@echo "make demo   - the main job on embedded data (creates .venv on first use)"
@@ -32,7 +32,20 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-venv: $(STAMP) sandbox-tools
+venv: $(STAMP) sandbox-tools native
+
+# medjax's native CPU kernels (medjax/native.py): built once per machine and cached; without a
+# C++ compiler training falls back to its pure-XLA gradient, which is slower (benchmarks/README.md).
+native: $(STAMP)
+	@command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || { \
+	  echo "medjax: installing a C++ compiler (native training kernels)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    $$SUDO apt-get install -y -qq g++ >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq g++ >/dev/null 2>&1; } || true; \
+	  fi; \
+	}
+	@$(BIN)/python -m medjax.native | grep -q ": loaded" || echo "medjax: NOTE: native kernels not built ($$($(BIN)/python -m medjax.native)); training uses the slower pure-XLA gradient."
 
 # bubblewrap gives the grader its mount/network namespace sandbox.
 sandbox-tools:

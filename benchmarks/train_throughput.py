@@ -6,7 +6,9 @@ flatten, Dense(1); 23,873 parameters, asserted equal) on the same batch shapes
 using the same number of CPU threads (each worker is pinned to ``--threads`` CPUs;
 ``torch.set_num_threads`` on the PyTorch side). medjax runs the path ``fit`` uses:
 ``train_steps_scan`` over chunks of ``--scan-steps`` batches, state donated, each batch
-larger than ``--micro-batch`` (fit's default 128) in gradient-summed chunks of that size.
+larger than ``--micro-batch`` (fit's default 128) in gradient-summed chunks of that size,
+with the native gradient kernels of :mod:`medjax.native` when they are built
+(``--native off``: the pure-XLA gradient; the header line says which ran).
 
 Each library runs in its own worker process; for each batch size the runs are
 interleaved (jax, torch, jax, torch, ...) and the median of ``--runs`` runs of
@@ -68,8 +70,13 @@ def jax_worker(args: argparse.Namespace) -> None:
     state = create_train_state(model, jax.random.key(0), np.zeros((1, SIZE, SIZE, 1), np.float32),
                                optax.adam(1e-3))
     params = sum(p.size for p in jax.tree.leaves(state.params))
+    from medjax import native
+    from medjax.models import _conv_pool
+
+    _conv_pool.native_available()
     _common.reply({"params": int(params), "backend": jax.default_backend(),
-                   "threads": len(_common.available_cpus())})
+                   "threads": len(_common.available_cpus()),
+                   "native": native.status().get("conv_pool_grad", "not tried").replace(" ", "_")})
     _common.serve(lambda cmd: {"seconds": run(int(cmd))})
 
 
@@ -124,6 +131,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=len(_common.available_cpus()),
                    help="CPU threads for both libraries (default: all CPUs available)")
     p.add_argument("--jax-platform", default="cpu", help="JAX_PLATFORMS for the medjax worker (default cpu)")
+    p.add_argument("--native", choices=("auto", "off"), default="auto",
+                   help="medjax's native gradient kernels: auto (used when built) or off (MEDJAX_NATIVE=0, pure XLA)")
     p.add_argument("--quick", action="store_true", help="a seconds-long smoke run (batch 8, 2 steps, 1 run)")
     p.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -151,12 +160,14 @@ def main(argv=None) -> int:
               (("steps", args.steps), ("scan_steps", args.scan_steps), ("threads", args.threads),
                ("micro_batch", args.micro_batch))]
     script = os.path.abspath(__file__)
-    workers = {"jax": _common.Worker(script, "jax", passed, {"JAX_PLATFORMS": args.jax_platform}),
+    jax_env = {"JAX_PLATFORMS": args.jax_platform, **({"MEDJAX_NATIVE": "0"} if args.native == "off" else {})}
+    workers = {"jax": _common.Worker(script, "jax", passed, jax_env),
                "torch": _common.Worker(script, "torch", passed)}
     try:
         counts = {k: w.hello["params"] for k, w in workers.items()}
         assert counts["jax"] == counts["torch"], f"parameter counts differ: {counts}"
         print(f"# params={counts['jax']} medjax_backend={workers['jax'].hello['backend']} "
+              f"native_kernels={workers['jax'].hello['native']} "
               f"threads jax={workers['jax'].hello['threads']} torch={workers['torch'].hello['threads']}", flush=True)
         ratios = []
         for batch in batches:

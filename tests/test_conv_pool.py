@@ -119,3 +119,86 @@ def test_simple_cnn_taps_use_the_unfused_layers_with_the_same_logits():
     if jax.default_backend() == "cpu":  # the fused path is the CPU branch of lax.platform_dependent
         hlo = jax.jit(model.apply).lower(variables, x).as_text()
         assert "reduce_window" not in hlo and "convolution" not in hlo
+
+
+# ---------------------------------------------------------------- the two gradient paths, one by one
+
+from medjax import native  # noqa: E402
+from medjax.models import _conv_pool  # noqa: E402
+
+needs_native = pytest.mark.skipif(not _conv_pool.native_available(),
+                                  reason=f"native kernels not built: {native.status().get('conv_pool_grad')}")
+
+
+def _block_grads(block, x, k, b, pads, ct):
+    def f(x, k, b):
+        return (block(x, k, b, (tuple(x.shape), pads)) * ct).sum()
+    return jax.jit(jax.grad(f, argnums=(0, 1, 2)))(x, k, b)
+
+
+# (x shape, cout, padding): the course's three blocks (C = 1 -> the by-output-channel kernel,
+# C = 16 and 32 -> the vector kernels), an odd map whose last row and column are dropped,
+# explicit padding, and shapes no vector kernel takes (the scalar loops)
+SHAPES = [((3, 28, 28, 1), 16, "SAME"), ((3, 14, 14, 16), 32, "SAME"), ((2, 7, 7, 32), 64, "SAME"),
+          ((2, 9, 11, 16), 16, "VALID"), ((2, 8, 6, 16), 32, ((2, 0), (0, 1))), ((2, 6, 7, 3), 5, "SAME"),
+          ((1, 5, 5, 2), 16, "SAME")]
+
+
+@pytest.mark.parametrize("backward", ["native", "xla"])
+@pytest.mark.parametrize("shape,cout,padding", SHAPES)
+def test_each_backward_path_equals_lax_autodiff(backward, shape, cout, padding):
+    if backward == "native" and not _conv_pool.native_available():
+        pytest.skip(f"native kernels not built: {native.status().get('conv_pool_grad')}")
+    block = _conv_pool._fused_native if backward == "native" else _conv_pool._fused
+    rng = np.random.default_rng(sum(shape) + cout)
+    x = rng.normal(size=shape).astype(np.float32)
+    k = (rng.normal(size=(3, 3, shape[-1], cout)) / np.sqrt(9 * shape[-1])).astype(np.float32)
+    b = rng.normal(size=cout).astype(np.float32) * 0.1
+    pads = _conv_pool._pads(shape, k.shape, padding)
+    ref_y = conv_relu_pool_reference(x, k, b, pads)
+    ct = rng.normal(size=ref_y.shape).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(block(x, k, b, (shape, pads))), np.asarray(ref_y), rtol=1e-5, atol=1e-5)
+    refs = jax.grad(lambda *a: (conv_relu_pool_reference(*a, pads) * ct).sum(), argnums=(0, 1, 2))(x, k, b)
+    for name, g, r in zip("xkb", _block_grads(block, x, k, b, pads, ct), refs):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-4, err_msg=f"d{name}")
+
+
+@needs_native
+def test_native_gradient_under_vmap_and_scan_equals_the_xla_one():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 2, 14, 14, 16)).astype(np.float32)  # 3 groups of 2 images
+    k = (rng.normal(size=(3, 3, 16, 32)) / 12).astype(np.float32)
+    b = np.zeros(32, np.float32)
+    pads = ((1, 1), (1, 1))
+
+    def loss(block):
+        return lambda k, x: (block(x, k, b, (x.shape, pads)) ** 2).sum()
+
+    for block in (_conv_pool._fused_native, _conv_pool._fused):
+        per_group = jax.jit(jax.vmap(jax.grad(loss(block)), in_axes=(None, 0)))(k, x)
+        summed = jax.jit(lambda k: jax.lax.scan(lambda c, xi: (c + jax.grad(loss(block))(k, xi), None),
+                                                jnp.zeros_like(k), x)[0])(k)
+        if block is _conv_pool._fused_native:
+            native_vmap, native_scan = per_group, summed
+    np.testing.assert_allclose(np.asarray(native_vmap), np.asarray(per_group), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(native_scan), np.asarray(summed), rtol=1e-4, atol=1e-5)
+
+
+@needs_native
+def test_first_block_input_gradient_is_not_computed_when_unused():
+    model = SimpleCNN(features=(16, 32))
+    x = jnp.zeros((4, 28, 28, 1))
+    params = model.init(jax.random.key(0), x)
+    hlo = jax.jit(jax.grad(lambda p: model.apply(p, x).sum())).lower(params).compile().as_text()
+    assert hlo.count(_conv_pool._KERNEL_GRAD) == 2  # both blocks' kernel gradients ...
+    assert hlo.count(_conv_pool._INPUT_GRAD) == 1  # ... but only block 2 needs an input gradient
+
+
+def test_bfloat16_blocks_take_the_xla_path_and_stay_close():
+    x = jax.random.normal(jax.random.key(0), (2, 8, 8, 16), jnp.bfloat16)
+    k = (jax.random.normal(jax.random.key(1), (3, 3, 16, 16)) / 12).astype(jnp.bfloat16)
+    b = jnp.zeros(16, jnp.bfloat16)
+    g = jax.grad(lambda k: conv_relu_pool(x, k, b).astype(jnp.float32).sum())(k)
+    r = jax.grad(lambda k: conv_relu_pool_reference(x, k, b).astype(jnp.float32).sum())(k)
+    assert g.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(r, np.float32), rtol=0.1, atol=0.1)

@@ -7,14 +7,22 @@ the max pooling alone makes several passes over it. Here the four outputs
 of each 2x2 pooling window ("phases") come out of *one* matmul: the input
 is cut into ``(kh + 1) x (kw + 1)`` patches with stride 2, and the kernel is
 placed at the four offsets of that window, ``(kh+1)(kw+1) C_in -> 4 C_out``.
-Pooling is then a max over four contiguous channel groups, and the
-gradient (:func:`conv_relu_pool`'s custom VJP) is one masked select, one
-matmul for the kernel and one for the input. ``benchmarks/README.md`` has
-the figures.
+Pooling is then a max over four contiguous channel groups.
+
+The gradient (:func:`conv_relu_pool`'s custom VJP) reaches one conv output
+per window, the first maximum, and none where the ReLU is off. The forward
+pass records that winner (``idx = 2p + q``, or -1, as int8), and the native
+kernels in ``_conv_pool_grad.cc`` (loaded by :mod:`medjax.native`) add
+``kh * kw`` multiply-adds per pooled output for the kernel and for the input
+gradient: 9/64 of what the phase matmuls would spend. Where no C++ compiler is
+found (or ``MEDJAX_NATIVE=0``, or the dtype is not float32) the gradient is
+one masked select, one matmul for the kernel and one for the input, all XLA.
+``benchmarks/README.md`` has the figures.
 """
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -22,9 +30,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from medjax import native
 from medjax._checks import check_ndim
 
 NHWC_HWIO = ("NHWC", "HWIO", "NHWC")
+_SOURCE = Path(__file__).with_name("_conv_pool_grad.cc")
+_KERNEL_GRAD, _INPUT_GRAD = "medjax_conv_pool_kernel_grad", "medjax_conv_pool_input_grad"
+
+
+def native_available() -> bool:
+    """Whether the native gradient kernels are built and registered (see :mod:`medjax.native`)."""
+    return native.load(_SOURCE, {_KERNEL_GRAD: "MedjaxConvPoolKernelGrad", _INPUT_GRAD: "MedjaxConvPoolInputGrad"})
 
 
 def _placements(k: int) -> np.ndarray:
@@ -45,14 +61,15 @@ def phase_kernel(kernel: jax.Array) -> jax.Array:
     (32, 20)
     """
     kh, kw, c, o = kernel.shape
-    full = jnp.einsum("pau,qbv,abco->uvcpqo", _placements(kh), _placements(kw), kernel)
+    e_h, e_w = _placements(kh).astype(kernel.dtype), _placements(kw).astype(kernel.dtype)  # keep bf16 bf16
+    full = jnp.einsum("pau,qbv,abco->uvcpqo", e_h, e_w, kernel)
     return full.reshape((kh + 1) * (kw + 1) * c, 4 * o)
 
 
 def _phase_kernel_grad(dk: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     kh, kw, c, o = shape
     dk = dk.reshape(kh + 1, kw + 1, c, 2, 2, o)
-    return jnp.einsum("pau,qbv,uvcpqo->abco", _placements(kh), _placements(kw), dk)
+    return jnp.einsum("pau,qbv,uvcpqo->abco", _placements(kh).astype(dk.dtype), _placements(kw).astype(dk.dtype), dk)
 
 
 def _pads(x_shape, kernel_shape, padding) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -149,6 +166,42 @@ def _fused_bwd(geometry, res, g):
 _fused.defvjp(_fused_fwd, _fused_bwd)
 
 
+def _winners(z: jax.Array, bias: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``relu(max_phase z + bias)`` and the first winning phase ``2p + q`` (int8; -1 where the ReLU is off)."""
+    z0, z1, z2, z3 = (z[:, :, :, phase] for phase in range(4))
+    m01, m23 = jnp.maximum(z0, z1), jnp.maximum(z2, z3)
+    first = jnp.where(m23 > m01, jnp.where(z3 > z2, 3, 2), jnp.where(z1 > z0, 1, 0))  # strict: ties go first
+    pre = jnp.maximum(m01, m23) + bias.reshape(1, 1, 1, -1)
+    return jax.nn.relu(pre), jnp.where(pre > 0, first, -1).astype(jnp.int8)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _fused_native(x, kernel, bias, geometry):
+    return _fused(x, kernel, bias, geometry)
+
+
+def _native_fwd(x, kernel, bias, geometry):
+    _, z = _phases(x, kernel, geometry[1])
+    y, idx = _winners(z, bias)
+    return y, (x, kernel, idx)
+
+
+def _native_bwd(geometry, res, g):
+    (_, pads), (x, kernel, idx) = geometry, res
+    xpad = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    # two calls, so that XLA drops the input gradient where nothing uses it (the first block)
+    dk = jax.ffi.ffi_call(_KERNEL_GRAD, jax.ShapeDtypeStruct(kernel.shape, kernel.dtype),
+                          vmap_method="sequential")(xpad, idx, g)
+    dxpad = jax.ffi.ffi_call(_INPUT_GRAD, jax.ShapeDtypeStruct(xpad.shape, x.dtype),
+                             vmap_method="sequential")(kernel, idx, g)
+    (top, _), (left, _) = pads
+    dx = dxpad[:, top:top + x.shape[1], left:left + x.shape[2], :]
+    return dx, dk, jnp.where(idx >= 0, g, 0).sum(axis=(0, 1, 2))
+
+
+_fused_native.defvjp(_native_fwd, _native_bwd)
+
+
 def conv_relu_pool_reference(x: jax.Array, kernel: jax.Array, bias: jax.Array, padding: Any = "SAME") -> jax.Array:
     """``max_pool_2x2(relu(conv(x, kernel) + bias))`` from ``lax`` primitives (the oracle, and the GPU path)."""
     y = lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=NHWC_HWIO)
@@ -166,7 +219,8 @@ def conv_relu_pool(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike, bias: 
     ``bias`` ``(O,)``; rows and columns past the last whole window are dropped.
     On CPU the four window positions come out of one matmul and the gradient is
     written by hand (the full-resolution activation is never differentiated
-    through); elsewhere it is :func:`conv_relu_pool_reference` (cuDNN on GPU).
+    through; native kernels where a C++ compiler is found); elsewhere it is
+    :func:`conv_relu_pool_reference` (cuDNN on GPU).
 
     >>> import jax, jax.numpy as jnp
     >>> x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3)); k = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
@@ -187,7 +241,9 @@ def conv_relu_pool(x: jax.typing.ArrayLike, kernel: jax.typing.ArrayLike, bias: 
                          f"{padding!r} is smaller than one 2x2 pooling window")
 
     def fused(x, kernel, bias):
-        return _fused(x, kernel, bias, (tuple(x.shape), pads))
+        f32 = x.dtype == kernel.dtype == bias.dtype == jnp.float32
+        block = _fused_native if f32 and native_available() else _fused
+        return block(x, kernel, bias, (tuple(x.shape), pads))
 
     def reference(x, kernel, bias):
         return conv_relu_pool_reference(x, kernel, bias, pads)

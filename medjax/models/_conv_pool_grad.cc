@@ -1,0 +1,321 @@
+// The gradient of conv (stride 1) -> + bias -> ReLU -> 2x2 max pooling, as two XLA FFI handlers for CPU.
+//
+// Only one of the four conv outputs of a pooling window receives gradient (the
+// first maximum), and none where the ReLU is off. With the winning phase of
+// each pooled output, idx[n, i, j, o] = 2p + q (or -1 for no gradient), and
+// the input already padded,
+//
+//   dk[a, b, c, o]               = sum_{n,i,j} g[n, i, j, o] * xpad[n, 2i+p+a, 2j+q+b, c]
+//   dxpad[n, 2i+p+a, 2j+q+b, c] += g[n, i, j, o] * kernel[a, b, c, o]
+//
+// i.e. kh*kw multiply-adds of a C-vector per (n, i, j, o): a quarter of a
+// dense convolution gradient, and 9/64 of the (4x4-window x 4-phase) matmul
+// that XLA would run. The loops are branch-free (an idx < 0 entry adds g = 0)
+// because the winning phase is random from one output to the next.
+//
+// Vectors are GCC/Clang vector extensions (16 floats; AVX-512 or two AVX2
+// registers with -march=native). Work is split over images between the
+// calling thread and XLA's intra-op thread pool; each worker sums its own dk.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+typedef float v16 __attribute__((vector_size(64)));
+constexpr int64_t kLanes = 16;
+
+inline v16 Load(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void Store(float* p, v16 v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Shapes: xpad (n, hp, wp, c), idx and g (n, h2, w2, o), kernel (kh, kw, c, o).
+struct Geometry {
+  int64_t n, hp, wp, c, kh, kw, o, h2, w2;
+  int64_t taps() const { return kh * kw; }
+  int64_t image() const { return hp * wp * c; }
+  int64_t window(int64_t i, int64_t j) const { return (2 * i * wp + 2 * j) * c; }  // offset of window (i, j)
+  int64_t phase(int ph) const { return ((ph >> 1) * wp + (ph & 1)) * c; }          // of its phase (p, q)
+  int64_t tap(int64_t t) const { return ((t / kw) * wp + t % kw) * c; }             // of kernel tap (a, b)
+};
+
+// A winning phase and its gradient, branch-free: "no gradient" becomes phase 3 with g = 0
+// (phase 3 of every window lies inside the padded input).
+inline int Phase(int8_t ph) { return ph & 3; }
+inline float Grad(int8_t ph, float g) { return ph >= 0 ? g : 0.0f; }
+
+struct Job {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;
+  int active = 0;
+  std::atomic<int64_t> next{0};
+};
+
+// fn(worker, lo, hi) over [0, total) in chunks of `grain`, on the calling thread (worker 0) and
+// workers - 1 pool tasks. A task that starts after the caller has finished does nothing, so no
+// worker waits for another to be scheduled and nothing touches the caller's memory after return.
+template <typename Fn>
+void ParallelFor(ffi::ThreadPool& pool, int workers, int64_t total, int64_t grain, const Fn& fn) {
+  auto job = std::make_shared<Job>();
+  auto run = [job, total, grain, &fn](int worker) {
+    for (;;) {
+      int64_t lo = job->next.fetch_add(grain);
+      if (lo >= total) return;
+      fn(worker, lo, std::min(total, lo + grain));
+    }
+  };
+  for (int t = 1; t < workers; ++t) {
+    pool.Schedule([job, run, t]() {
+      {
+        std::lock_guard<std::mutex> lock(job->mu);
+        if (job->closed) return;
+        ++job->active;
+      }
+      run(t);
+      {
+        std::lock_guard<std::mutex> lock(job->mu);
+        --job->active;
+      }
+      job->cv.notify_all();
+    });
+  }
+  run(0);
+  std::unique_lock<std::mutex> lock(job->mu);
+  job->closed = true;
+  job->cv.wait(lock, [&] { return job->active == 0; });
+}
+
+// dk for c % 16 == 0 and a kh x kw = T kernel: per (image, o, 16 channels) the T accumulators stay
+// in registers while the windows stream by. acc is [o][c / 16][T][16].
+template <int T>
+void KernelGradVector(const Geometry& g, const float* x, const int8_t* idx, const float* gr, float* acc,
+                      int64_t n0, int64_t n1) {
+  const int64_t blocks = g.c / kLanes;
+  int64_t tap[T];
+  for (int t = 0; t < T; ++t) tap[t] = g.tap(t);
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* img = x + n * g.image();
+    const int8_t* id = idx + n * g.h2 * g.w2 * g.o;
+    const float* gg = gr + n * g.h2 * g.w2 * g.o;
+    for (int64_t o = 0; o < g.o; ++o)
+      for (int64_t k = 0; k < blocks; ++k) {
+        float* dst = acc + (o * blocks + k) * T * kLanes;
+        v16 s[T];
+        for (int t = 0; t < T; ++t) s[t] = Load(dst + t * kLanes);
+        for (int64_t i = 0; i < g.h2; ++i)
+          for (int64_t j = 0; j < g.w2; ++j) {
+            const int64_t r = (i * g.w2 + j) * g.o + o;
+            const v16 gv = v16{} + Grad(id[r], gg[r]);
+            const float* base = img + g.window(i, j) + g.phase(Phase(id[r])) + k * kLanes;
+            for (int t = 0; t < T; ++t) s[t] += gv * Load(base + tap[t]);
+          }
+        for (int t = 0; t < T; ++t) Store(dst + t * kLanes, s[t]);
+      }
+  }
+}
+
+// dk for few input channels and o % 16 == 0: per (input channel, 16 output channels) the T
+// accumulators stay in registers; per window and phase, the gradient of the outputs that phase won
+// (a vector select) times each input pixel. acc is [T][c][o] (HWIO).
+template <int T>
+void KernelGradByOutput(const Geometry& g, const float* x, const int8_t* idx, const float* gr, float* acc,
+                        int64_t n0, int64_t n1) {
+  typedef int8_t v16c __attribute__((vector_size(16)));
+  typedef int32_t v16i __attribute__((vector_size(64)));
+  int64_t tap[T];
+  for (int t = 0; t < T; ++t) tap[t] = g.tap(t);
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t k = 0; k < g.o / kLanes; ++k) {
+      v16 s[T];
+      for (int t = 0; t < T; ++t) s[t] = Load(acc + (t * g.c + c) * g.o + k * kLanes);
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t i = 0; i < g.h2; ++i)
+          for (int64_t j = 0; j < g.w2; ++j) {
+            const int64_t r = ((n * g.h2 + i) * g.w2 + j) * g.o + k * kLanes;
+            v16c ic;
+            std::memcpy(&ic, idx + r, sizeof(ic));
+            const v16i phase = __builtin_convertvector(ic, v16i);
+            const v16i gv = reinterpret_cast<v16i>(Load(gr + r));
+            const float* base = x + n * g.image() + g.window(i, j) + c;
+            for (int ph = 0; ph < 4; ++ph) {
+              const v16 gp = reinterpret_cast<v16>(gv & (phase == ph));
+              const float* b = base + g.phase(ph);
+              for (int t = 0; t < T; ++t) s[t] += (v16{} + b[tap[t]]) * gp;
+            }
+          }
+      for (int t = 0; t < T; ++t) Store(acc + (t * g.c + c) * g.o + k * kLanes, s[t]);
+    }
+}
+
+// dk for any shape (scalar): acc is [T][c][o].
+void KernelGradScalar(const Geometry& g, const float* x, const int8_t* idx, const float* gr, float* acc,
+                      int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t i = 0; i < g.h2; ++i)
+      for (int64_t j = 0; j < g.w2; ++j)
+        for (int64_t o = 0; o < g.o; ++o) {
+          const int64_t r = ((n * g.h2 + i) * g.w2 + j) * g.o + o;
+          if (idx[r] < 0) continue;
+          const float* base = x + n * g.image() + g.window(i, j) + g.phase(idx[r]);
+          for (int64_t t = 0; t < g.taps(); ++t)
+            for (int64_t c = 0; c < g.c; ++c) acc[(t * g.c + c) * g.o + o] += gr[r] * base[g.tap(t) + c];
+        }
+}
+
+// dxpad for images [n0, n1); kt is the kernel as [o][c][T] when vector, [T][c][o] when scalar.
+template <int T>
+void InputGradVector(const Geometry& g, const float* kt, const int8_t* idx, const float* gr, float* dx,
+                     int64_t n0, int64_t n1) {
+  const int64_t blocks = g.c / kLanes;
+  int64_t tap[T];
+  for (int t = 0; t < T; ++t) tap[t] = g.tap(t);
+  for (int64_t n = n0; n < n1; ++n) {
+    float* img = dx + n * g.image();
+    std::fill(img, img + g.image(), 0.0f);
+    for (int64_t i = 0; i < g.h2; ++i)
+      for (int64_t j = 0; j < g.w2; ++j) {
+        const int64_t r0 = ((n * g.h2 + i) * g.w2 + j) * g.o;
+        for (int64_t o = 0; o < g.o; ++o) {
+          const v16 gv = v16{} + Grad(idx[r0 + o], gr[r0 + o]);
+          float* base = img + g.window(i, j) + g.phase(Phase(idx[r0 + o]));
+          for (int64_t k = 0; k < blocks; ++k) {
+            const float* kk = kt + (o * blocks + k) * T * kLanes;
+            float* b = base + k * kLanes;
+            for (int t = 0; t < T; ++t) Store(b + tap[t], Load(b + tap[t]) + gv * Load(kk + t * kLanes));
+          }
+        }
+      }
+  }
+}
+
+void InputGradScalar(const Geometry& g, const float* kernel, const int8_t* idx, const float* gr, float* dx,
+                     int64_t n0, int64_t n1) {
+  std::fill(dx + n0 * g.image(), dx + n1 * g.image(), 0.0f);
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t i = 0; i < g.h2; ++i)
+      for (int64_t j = 0; j < g.w2; ++j)
+        for (int64_t o = 0; o < g.o; ++o) {
+          const int64_t r = ((n * g.h2 + i) * g.w2 + j) * g.o + o;
+          if (idx[r] < 0) continue;
+          float* base = dx + n * g.image() + g.window(i, j) + g.phase(idx[r]);
+          for (int64_t t = 0; t < g.taps(); ++t)
+            for (int64_t c = 0; c < g.c; ++c) base[g.tap(t) + c] += gr[r] * kernel[(t * g.c + c) * g.o + o];
+        }
+}
+
+ffi::Error Validate(const Geometry& g, ffi::Span<const int64_t> xd, ffi::Span<const int64_t> kd,
+                    ffi::Span<const int64_t> id, ffi::Span<const int64_t> gd) {
+  if (xd.size() != 4 || kd.size() != 4 || id.size() != 4 || gd.size() != 4)
+    return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
+  for (int d = 0; d < 4; ++d)
+    if (id[d] != gd[d]) return ffi::Error::InvalidArgument("conv_pool_grad: idx and g shapes differ");
+  if (id[0] != g.n || kd[2] != g.c || kd[3] != id[3])
+    return ffi::Error::InvalidArgument("conv_pool_grad: batch or channel counts differ");
+  if (2 * g.h2 + g.kh - 1 > g.hp || 2 * g.w2 + g.kw - 1 > g.wp)
+    return ffi::Error::InvalidArgument("conv_pool_grad: the pooled output is larger than the padded input allows");
+  return ffi::Error::Success();
+}
+
+Geometry Make(ffi::Span<const int64_t> xd, ffi::Span<const int64_t> kd, ffi::Span<const int64_t> id) {
+  return Geometry{xd[0], xd[1], xd[2], xd[3], kd[0], kd[1], kd[3], id[1], id[2]};
+}
+
+int Workers(ffi::ThreadPool& pool, int64_t n) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), n)));
+}
+
+int64_t Grain(int64_t n, int workers) { return std::max<int64_t>(1, n / (8 * workers)); }
+
+ffi::Error KernelGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::S8> idx,
+                          ffi::Buffer<ffi::F32> gr, ffi::ResultBuffer<ffi::F32> dk) {
+  const auto xd = x.dimensions(), kd = dk->dimensions(), id = idx.dimensions();
+  if (xd.size() != 4 || kd.size() != 4 || id.size() != 4)
+    return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
+  const Geometry g = Make(xd, kd, id);
+  if (auto e = Validate(g, xd, kd, id, gr.dimensions()); e.failure()) return e;
+  enum { kVector, kByOutput, kScalar } path =
+      g.taps() != 9 ? kScalar : g.c % kLanes == 0 ? kVector : g.o % kLanes == 0 ? kByOutput : kScalar;
+  const int workers = Workers(pool, g.n);
+  const int64_t size = g.taps() * g.c * g.o;
+  std::vector<std::vector<float>> acc(workers, std::vector<float>(size, 0.0f));
+  const float* xp = x.typed_data();
+  const int8_t* ip = idx.typed_data();
+  const float* gp = gr.typed_data();
+  ParallelFor(pool, workers, g.n, Grain(g.n, workers), [&](int w, int64_t lo, int64_t hi) {
+    if (path == kVector) KernelGradVector<9>(g, xp, ip, gp, acc[w].data(), lo, hi);
+    else if (path == kByOutput) KernelGradByOutput<9>(g, xp, ip, gp, acc[w].data(), lo, hi);
+    else KernelGradScalar(g, xp, ip, gp, acc[w].data(), lo, hi);
+  });
+  float* out = dk->typed_data();
+  const int64_t blocks = g.c / kLanes;
+  for (int64_t t = 0; t < g.taps(); ++t)
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int64_t o = 0; o < g.o; ++o) {
+        const int64_t src = path == kVector ? ((o * blocks + c / kLanes) * g.taps() + t) * kLanes + c % kLanes
+                                            : (t * g.c + c) * g.o + o;
+        float sum = 0.0f;
+        for (int w = 0; w < workers; ++w) sum += acc[w][src];
+        out[(t * g.c + c) * g.o + o] = sum;
+      }
+  return ffi::Error::Success();
+}
+
+ffi::Error InputGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, ffi::Buffer<ffi::S8> idx,
+                         ffi::Buffer<ffi::F32> gr, ffi::ResultBuffer<ffi::F32> dx) {
+  const auto xd = dx->dimensions(), kd = kernel.dimensions(), id = idx.dimensions();
+  if (xd.size() != 4 || kd.size() != 4 || id.size() != 4)
+    return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
+  const Geometry g = Make(xd, kd, id);
+  if (auto e = Validate(g, xd, kd, id, gr.dimensions()); e.failure()) return e;
+  const bool vector = g.c % kLanes == 0 && g.taps() == 9;
+  const float* k = kernel.typed_data();
+  std::vector<float> kt;
+  if (vector) {  // [o][c / 16][T][16]
+    kt.resize(g.taps() * g.c * g.o);
+    const int64_t blocks = g.c / kLanes;
+    for (int64_t t = 0; t < g.taps(); ++t)
+      for (int64_t c = 0; c < g.c; ++c)
+        for (int64_t o = 0; o < g.o; ++o)
+          kt[((o * blocks + c / kLanes) * g.taps() + t) * kLanes + c % kLanes] = k[(t * g.c + c) * g.o + o];
+  }
+  const int workers = Workers(pool, g.n);
+  const int8_t* ip = idx.typed_data();
+  const float* gp = gr.typed_data();
+  float* out = dx->typed_data();
+  ParallelFor(pool, workers, g.n, Grain(g.n, workers), [&](int, int64_t lo, int64_t hi) {
+    if (vector) InputGradVector<9>(g, kt.data(), ip, gp, out, lo, hi);
+    else InputGradScalar(g, k, ip, gp, out, lo, hi);
+  });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolKernelGrad, KernelGradImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // xpad
+                                  .Arg<ffi::Buffer<ffi::S8>>()    // idx
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // g
+                                  .Ret<ffi::Buffer<ffi::F32>>());  // dk
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolInputGrad, InputGradImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // kernel
+                                  .Arg<ffi::Buffer<ffi::S8>>()    // idx
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // g
+                                  .Ret<ffi::Buffer<ffi::F32>>());  // dxpad
