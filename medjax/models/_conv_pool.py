@@ -36,11 +36,13 @@ from medjax._checks import check_ndim
 NHWC_HWIO = ("NHWC", "HWIO", "NHWC")
 _SOURCE = Path(__file__).with_name("_conv_pool_grad.cc")
 _KERNEL_GRAD, _INPUT_GRAD = "medjax_conv_pool_kernel_grad", "medjax_conv_pool_input_grad"
+_PATCHES = "medjax_conv_pool_patches"
 
 
 def native_available() -> bool:
     """Whether the native gradient kernels are built and registered (see :mod:`medjax.native`)."""
-    return native.load(_SOURCE, {_KERNEL_GRAD: "MedjaxConvPoolKernelGrad", _INPUT_GRAD: "MedjaxConvPoolInputGrad"})
+    return native.load(_SOURCE, {_KERNEL_GRAD: "MedjaxConvPoolKernelGrad", _INPUT_GRAD: "MedjaxConvPoolInputGrad",
+                                 _PATCHES: "MedjaxConvPoolPatches"})
 
 
 def _placements(k: int) -> np.ndarray:
@@ -125,8 +127,19 @@ def _unpatch(dp: jax.Array, x_shape, kernel_shape, pads) -> jax.Array:
     return total[:, top:top + h, left:left + w, :]
 
 
-def _phases(x, kernel, pads):
-    patches = _patches(x, kernel.shape, pads)
+def _native_patches(x: jax.Array, kernel_shape, pads) -> jax.Array:
+    """:func:`_patches` by the native kernel: one copy per patch row instead of 16 strided slices."""
+    kh, kw = kernel_shape[:2]
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    h2, w2 = (h + top + bottom - kh + 1) // 2, (w + left + right - kw + 1) // 2
+    out = jax.ShapeDtypeStruct((n, h2, w2, (kh + 1) * (kw + 1) * c), x.dtype)
+    return jax.ffi.ffi_call(_PATCHES, out, vmap_method="sequential")(
+        x, window_h=np.int64(kh + 1), window_w=np.int64(kw + 1), top=np.int64(top), left=np.int64(left))
+
+
+def _phases(x, kernel, pads, patches_fn=_patches):
+    patches = patches_fn(x, kernel.shape, pads)
     n, h2, w2, k = patches.shape
     z = jnp.dot(patches.reshape(n * h2 * w2, k), phase_kernel(kernel))  # 2-D matmuls: XLA CPU's fast GEMM
     return patches, z.reshape(n, h2, w2, 4, kernel.shape[-1])
@@ -177,11 +190,11 @@ def _winners(z: jax.Array, bias: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _fused_native(x, kernel, bias, geometry):
-    return _fused(x, kernel, bias, geometry)
+    return _native_fwd(x, kernel, bias, geometry)[0]
 
 
 def _native_fwd(x, kernel, bias, geometry):
-    _, z = _phases(x, kernel, geometry[1])
+    _, z = _phases(x, kernel, geometry[1], _native_patches)
     y, idx = _winners(z, bias)
     return y, (x, kernel, idx)
 

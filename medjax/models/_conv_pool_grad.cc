@@ -1,4 +1,5 @@
-// The gradient of conv (stride 1) -> + bias -> ReLU -> 2x2 max pooling, as two XLA FFI handlers for CPU.
+// The gradient of conv (stride 1) -> + bias -> ReLU -> 2x2 max pooling, as two XLA FFI handlers for
+// CPU, and the forward pass's stride-2 patches as a third.
 //
 // Only one of the four conv outputs of a pooling window receives gradient (the
 // first maximum), and none where the ReLU is off. With the winning phase of
@@ -12,6 +13,10 @@
 // dense convolution gradient, and 9/64 of the (4x4-window x 4-phase) matmul
 // that XLA would run. The loops are branch-free (an idx < 0 entry adds g = 0)
 // because the winning phase is random from one output to the next.
+//
+// The patches, P[n, i, j, (u, v, c)] = xpad[n, 2i + u, 2j + v, c] for u < kh + 1, v < kw + 1, are
+// whole rows of (kw + 1) * c contiguous floats: one copy each (XLA builds them from (kh+1)(kw+1)
+// strided slices, and fuses the previous block's ReLU and max into every one of them).
 //
 // Vectors are GCC/Clang vector extensions (16 floats; AVX-512 or two AVX2
 // registers with -march=native). Work is split over images between the
@@ -54,7 +59,13 @@ struct Geometry {
 // A winning phase and its gradient, branch-free: "no gradient" becomes phase 3 with g = 0
 // (phase 3 of every window lies inside the padded input).
 inline int Phase(int8_t ph) { return ph & 3; }
-inline float Grad(int8_t ph, float g) { return ph >= 0 ? g : 0.0f; }
+inline float Grad(int8_t ph, float g) {  // a bit mask, not a select: compilers turn that into a branch
+  uint32_t bits;
+  std::memcpy(&bits, &g, sizeof(bits));
+  bits &= 0u - static_cast<uint32_t>(ph >= 0);
+  std::memcpy(&g, &bits, sizeof(g));
+  return g;
+}
 
 struct Job {
   std::mutex mu;
@@ -302,7 +313,54 @@ ffi::Error InputGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, ffi
   return ffi::Error::Success();
 }
 
+ffi::Error PatchesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::ResultBuffer<ffi::F32> patches,
+                       int64_t window_h, int64_t window_w, int64_t top, int64_t left) {
+  const auto xd = x.dimensions(), pd = patches->dimensions();
+  if (xd.size() != 4 || pd.size() != 4 || pd[0] != xd[0] || pd[3] != window_h * window_w * xd[3] ||
+      window_h < 1 || window_w < 1 || top < 0 || left < 0)
+    return ffi::Error::InvalidArgument("conv_pool_patches: inconsistent shapes or window");
+  const int64_t n = xd[0], h = xd[1], w = xd[2], c = xd[3], h2 = pd[1], w2 = pd[2];
+  const float* src = x.typed_data();
+  float* dst = patches->typed_data();
+  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), n)));
+  ParallelFor(pool, workers, n, std::max<int64_t>(1, n / (8 * workers)), [&](int, int64_t lo, int64_t hi) {
+    for (int64_t img = lo; img < hi; ++img)
+      for (int64_t i = 0; i < h2; ++i)
+        for (int64_t j = 0; j < w2; ++j) {
+          float* out = dst + ((img * h2 + i) * w2 + j) * window_h * window_w * c;
+          const int64_t col0 = 2 * j - left;
+          const bool inside = col0 >= 0 && col0 + window_w <= w;
+          for (int64_t u = 0; u < window_h; ++u, out += window_w * c) {
+            const int64_t row = 2 * i + u - top;
+            if (row < 0 || row >= h) {
+              std::fill(out, out + window_w * c, 0.0f);
+            } else if (inside) {  // a loop, not memcpy: rows are as short as 4 floats (grey images)
+              const float* from = src + ((img * h + row) * w + col0) * c;
+              for (int64_t k = 0; k < window_w * c; ++k) out[k] = from[k];
+            } else {
+              for (int64_t v = 0; v < window_w; ++v) {
+                const int64_t col = col0 + v;
+                if (col < 0 || col >= w) std::fill(out + v * c, out + (v + 1) * c, 0.0f);
+                else std::copy_n(src + ((img * h + row) * w + col) * c, c, out + v * c);
+              }
+            }
+          }
+        }
+  });
+  return ffi::Error::Success();
+}
+
 }  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolPatches, PatchesImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()   // x
+                                  .Ret<ffi::Buffer<ffi::F32>>()   // patches
+                                  .Attr<int64_t>("window_h")
+                                  .Attr<int64_t>("window_w")
+                                  .Attr<int64_t>("top")
+                                  .Attr<int64_t>("left"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolKernelGrad, KernelGradImpl,
                               ffi::Ffi::Bind()
