@@ -56,16 +56,9 @@ struct Geometry {
   int64_t tap(int64_t t) const { return ((t / kw) * wp + t % kw) * c; }             // of kernel tap (a, b)
 };
 
-// A winning phase and its gradient, branch-free: "no gradient" becomes phase 3 with g = 0
-// (phase 3 of every window lies inside the padded input).
+// A winning phase, branch-free: "no gradient" (-1) becomes phase 3, whose pixels lie inside the
+// padded input for every window; the callers then drop it or multiply by g = 0.
 inline int Phase(int8_t ph) { return ph & 3; }
-inline float Grad(int8_t ph, float g) {  // a bit mask, not a select: compilers turn that into a branch
-  uint32_t bits;
-  std::memcpy(&bits, &g, sizeof(bits));
-  bits &= 0u - static_cast<uint32_t>(ph >= 0);
-  std::memcpy(&g, &bits, sizeof(g));
-  return g;
-}
 
 struct Job {
   std::mutex mu;
@@ -109,32 +102,42 @@ void ParallelFor(ffi::ThreadPool& pool, int workers, int64_t total, int64_t grai
   job->cv.wait(lock, [&] { return job->active == 0; });
 }
 
-// dk for c % 16 == 0 and a kh x kw = T kernel: per (image, o, 16 channels) the T accumulators stay
-// in registers while the windows stream by. acc is [o][c / 16][T][16].
+// dk for c % 16 == 0 and a kh x kw = T kernel: per (image, o) the windows where o gets gradient are
+// listed first (the pixel its phase starts at, and g); then per 16 channels the T accumulators stay
+// in registers while the listed windows stream by. acc is [o][c / 16][T][16].
 template <int T>
 void KernelGradVector(const Geometry& g, const float* x, const int8_t* idx, const float* gr, float* acc,
                       int64_t n0, int64_t n1) {
   const int64_t blocks = g.c / kLanes;
   int64_t tap[T];
   for (int t = 0; t < T; ++t) tap[t] = g.tap(t);
+  std::vector<int64_t> where(g.h2 * g.w2 + 1);
+  std::vector<float> grad(g.h2 * g.w2 + 1);
   for (int64_t n = n0; n < n1; ++n) {
     const float* img = x + n * g.image();
     const int8_t* id = idx + n * g.h2 * g.w2 * g.o;
     const float* gg = gr + n * g.h2 * g.w2 * g.o;
-    for (int64_t o = 0; o < g.o; ++o)
+    for (int64_t o = 0; o < g.o; ++o) {
+      int64_t count = 0;
+      for (int64_t i = 0; i < g.h2; ++i)
+        for (int64_t j = 0; j < g.w2; ++j) {  // branch-free: a dead window is written and not counted
+          const int64_t r = (i * g.w2 + j) * g.o + o;
+          where[count] = g.window(i, j) + g.phase(Phase(id[r]));
+          grad[count] = gg[r];
+          count += id[r] >= 0;
+        }
       for (int64_t k = 0; k < blocks; ++k) {
         float* dst = acc + (o * blocks + k) * T * kLanes;
         v16 s[T];
         for (int t = 0; t < T; ++t) s[t] = Load(dst + t * kLanes);
-        for (int64_t i = 0; i < g.h2; ++i)
-          for (int64_t j = 0; j < g.w2; ++j) {
-            const int64_t r = (i * g.w2 + j) * g.o + o;
-            const v16 gv = v16{} + Grad(id[r], gg[r]);
-            const float* base = img + g.window(i, j) + g.phase(Phase(id[r])) + k * kLanes;
-            for (int t = 0; t < T; ++t) s[t] += gv * Load(base + tap[t]);
-          }
+        for (int64_t e = 0; e < count; ++e) {
+          const v16 gv = v16{} + grad[e];
+          const float* base = img + where[e] + k * kLanes;
+          for (int t = 0; t < T; ++t) s[t] += gv * Load(base + tap[t]);
+        }
         for (int t = 0; t < T; ++t) Store(dst + t * kLanes, s[t]);
       }
+    }
   }
 }
 
@@ -186,27 +189,52 @@ void KernelGradScalar(const Geometry& g, const float* x, const int8_t* idx, cons
         }
 }
 
-// dxpad for images [n0, n1); kt is the kernel as [o][c][T] when vector, [T][c][o] when scalar.
-template <int T>
-void InputGradVector(const Geometry& g, const float* kt, const int8_t* idx, const float* gr, float* dx,
-                     int64_t n0, int64_t n1) {
-  const int64_t blocks = g.c / kLanes;
-  int64_t tap[T];
-  for (int t = 0; t < T; ++t) tap[t] = g.tap(t);
+// One phase's share of a window's input gradient, 3x3 kernels: for each output channel o that
+// phase won, acc[pixel (a + p, b + q) of the 4x4 window] += g[o] * kernel[a, b, :, o]. With P a
+// constant every index is one, so acc stays in registers.
+template <int P>
+inline void AddPhase(v16 (&acc)[16], const int* outs, int count, const float* gw, const float* kt, int64_t stride) {
+  constexpr int p = P >> 1, q = P & 1;
+  for (int e = 0; e < count; ++e) {
+    const v16 gv = v16{} + gw[outs[e]];
+    const float* kk = kt + outs[e] * stride;
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) acc[(t / 3 + p) * 4 + t % 3 + q] += gv * Load(kk + t * kLanes);
+  }
+}
+
+// dxpad for images [n0, n1), 3x3 kernels and c % 16 == 0; kt is the kernel as [o][c / 16][9][16].
+// Per window, its outputs are first listed by winning phase (the dead ones dropped), then per 16
+// channels the 4x4 pixels the window covers are summed in 16 registers and added to dxpad once.
+void InputGrad3x3(const Geometry& g, const float* kt, const int8_t* idx, const float* gr, float* dx,
+                  int64_t n0, int64_t n1) {
+  const int64_t blocks = g.c / kLanes, stride = blocks * 9 * kLanes;
+  std::vector<int> outs(4 * g.o + 1);
   for (int64_t n = n0; n < n1; ++n) {
     float* img = dx + n * g.image();
     std::fill(img, img + g.image(), 0.0f);
     for (int64_t i = 0; i < g.h2; ++i)
       for (int64_t j = 0; j < g.w2; ++j) {
         const int64_t r0 = ((n * g.h2 + i) * g.w2 + j) * g.o;
-        for (int64_t o = 0; o < g.o; ++o) {
-          const v16 gv = v16{} + Grad(idx[r0 + o], gr[r0 + o]);
-          float* base = img + g.window(i, j) + g.phase(Phase(idx[r0 + o]));
-          for (int64_t k = 0; k < blocks; ++k) {
-            const float* kk = kt + (o * blocks + k) * T * kLanes;
-            float* b = base + k * kLanes;
-            for (int t = 0; t < T; ++t) Store(b + tap[t], Load(b + tap[t]) + gv * Load(kk + t * kLanes));
-          }
+        int count[4] = {0, 0, 0, 0};
+        for (int64_t o = 0; o < g.o; ++o) {  // branch-free: a dead output is written and not counted
+          const int8_t ph = idx[r0 + o];
+          outs[Phase(ph) * g.o + count[Phase(ph)]] = static_cast<int>(o);
+          count[Phase(ph)] += ph >= 0;
+        }
+        for (int64_t k = 0; k < blocks; ++k) {
+          v16 acc[16] = {};
+          const float* kb = kt + k * 9 * kLanes;
+          AddPhase<0>(acc, outs.data(), count[0], gr + r0, kb, stride);
+          AddPhase<1>(acc, outs.data() + g.o, count[1], gr + r0, kb, stride);
+          AddPhase<2>(acc, outs.data() + 2 * g.o, count[2], gr + r0, kb, stride);
+          AddPhase<3>(acc, outs.data() + 3 * g.o, count[3], gr + r0, kb, stride);
+          float* base = img + g.window(i, j) + k * kLanes;
+          for (int u = 0; u < 4; ++u)
+            for (int v = 0; v < 4; ++v) {
+              float* d = base + (u * g.wp + v) * g.c;
+              Store(d, Load(d) + acc[u * 4 + v]);
+            }
         }
       }
   }
@@ -307,7 +335,7 @@ ffi::Error InputGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, ffi
   const float* gp = gr.typed_data();
   float* out = dx->typed_data();
   ParallelFor(pool, workers, g.n, Grain(g.n, workers), [&](int, int64_t lo, int64_t hi) {
-    if (vector) InputGradVector<9>(g, kt.data(), ip, gp, out, lo, hi);
+    if (vector) InputGrad3x3(g, kt.data(), ip, gp, out, lo, hi);
     else InputGradScalar(g, k, ip, gp, out, lo, hi);
   });
   return ffi::Error::Success();
@@ -334,9 +362,10 @@ ffi::Error PatchesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Resul
             const int64_t row = 2 * i + u - top;
             if (row < 0 || row >= h) {
               std::fill(out, out + window_w * c, 0.0f);
-            } else if (inside) {  // a loop, not memcpy: rows are as short as 4 floats (grey images)
-              const float* from = src + ((img * h + row) * w + col0) * c;
-              for (int64_t k = 0; k < window_w * c; ++k) out[k] = from[k];
+            } else if (inside && window_w * c == 4) {  // grey images, 3x3 kernels: one 16-byte move
+              std::memcpy(out, src + ((img * h + row) * w + col0) * c, 4 * sizeof(float));
+            } else if (inside) {
+              std::copy_n(src + ((img * h + row) * w + col0) * c, window_w * c, out);
             } else {
               for (int64_t v = 0; v < window_w; ++v) {
                 const int64_t col = col0 + v;
