@@ -136,23 +136,24 @@ def _block_grads(block, x, k, b, pads, ct):
     return jax.jit(jax.grad(f, argnums=(0, 1, 2)))(x, k, b)
 
 
-# (x shape, cout, padding): the course's three blocks (C = 1 -> the by-output-channel kernel,
-# C = 16 and 32 -> the vector kernels), an odd map whose last row and column are dropped,
-# explicit padding, and shapes no vector kernel takes (the scalar loops)
-SHAPES = [((3, 28, 28, 1), 16, "SAME"), ((3, 14, 14, 16), 32, "SAME"), ((2, 7, 7, 32), 64, "SAME"),
-          ((2, 9, 11, 16), 16, "VALID"), ((2, 8, 6, 16), 32, ((2, 0), (0, 1))), ((2, 6, 7, 3), 5, "SAME"),
-          ((1, 5, 5, 2), 16, "SAME")]
+# (x shape, cout, padding, kernel window): the course's three blocks (C = 1 -> the by-output-channel
+# kernel, C = 16 and 32 -> the vector kernels), an odd map whose last row and column are dropped,
+# explicit padding, shapes no vector kernel takes (the scalar loops), and 9-tap kernels that are not 3x3
+SHAPES = [((3, 28, 28, 1), 16, "SAME", (3, 3)), ((3, 14, 14, 16), 32, "SAME", (3, 3)),
+          ((2, 7, 7, 32), 64, "SAME", (3, 3)), ((2, 9, 11, 16), 16, "VALID", (3, 3)),
+          ((2, 8, 6, 16), 32, ((2, 0), (0, 1)), (3, 3)), ((2, 6, 7, 3), 5, "SAME", (3, 3)),
+          ((1, 5, 5, 2), 16, "SAME", (3, 3)), ((2, 6, 12, 16), 16, "SAME", (1, 9)), ((2, 12, 6, 16), 16, "SAME", (9, 1))]
 
 
 @pytest.mark.parametrize("backward", ["native", "xla"])
-@pytest.mark.parametrize("shape,cout,padding", SHAPES)
-def test_each_backward_path_equals_lax_autodiff(backward, shape, cout, padding):
+@pytest.mark.parametrize("shape,cout,padding,window", SHAPES)
+def test_each_backward_path_equals_lax_autodiff(backward, shape, cout, padding, window):
     if backward == "native" and not _conv_pool.native_available():
         pytest.skip(f"native kernels not built: {native.status().get('conv_pool_grad')}")
     block = _conv_pool._fused_native if backward == "native" else _conv_pool._fused
     rng = np.random.default_rng(sum(shape) + cout)
     x = rng.normal(size=shape).astype(np.float32)
-    k = (rng.normal(size=(3, 3, shape[-1], cout)) / np.sqrt(9 * shape[-1])).astype(np.float32)
+    k = (rng.normal(size=(*window, shape[-1], cout)) / np.sqrt(9 * shape[-1])).astype(np.float32)
     b = rng.normal(size=cout).astype(np.float32) * 0.1
     pads = _conv_pool._pads(shape, k.shape, padding)
     ref_y = conv_relu_pool_reference(x, k, b, pads)

@@ -319,7 +319,7 @@ ffi::Error InputGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, ffi
     return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
   const Geometry g = Make(xd, kd, id);
   if (auto e = Validate(g, xd, kd, id, gr.dimensions()); e.failure()) return e;
-  const bool vector = g.c % kLanes == 0 && g.taps() == 9;
+  const bool vector = g.c % kLanes == 0 && g.kh == 3 && g.kw == 3;  // InputGrad3x3's 4x4 window
   const float* k = kernel.typed_data();
   std::vector<float> kt;
   if (vector) {  // [o][c / 16][T][16]
