@@ -343,6 +343,9 @@ def zygote_main(config: dict) -> None:
 
     importlib.import_module("medjax.selfcheck.cases")
     importlib.import_module(config["items_module"])
+    # no compiler runs for student code (medjax keeps its pure-XLA gradients); not an environment
+    # variable, which a submission could read to tell that it is being graded
+    importlib.import_module("medjax.native").disable()
     for name in config.get("preload", ()):  # what notebooks commonly import (fonts cached once)
         try:
             module = importlib.import_module(name)

@@ -76,9 +76,7 @@ def student_env() -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "JAX_PLATFORMS": "cpu",
             "XLA_FLAGS": XLA_FLAGS, "PYTHONNOUSERSITE": "1", "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-            "HOME": STUDENT_HOME, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-            # no compiler runs for a student process: medjax keeps its pure-XLA gradients (medjax/native.py)
-            "MEDJAX_NATIVE": "0"}
+            "HOME": STUDENT_HOME, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
 
 
 # The sandbox gives every student process fresh, empty /tmp and /home. Host folders the

@@ -8,8 +8,8 @@ CPU (``-O3 -march=native``), keeps the shared library in
 ``$MEDJAX_NATIVE_DIR`` (default ``~/.cache/medjax/native``) under a hash of
 the source, the compiler, the flags, jaxlib's version and the CPU, and
 registers the handlers with XLA. It returns ``False``, and the caller uses
-its pure-XLA path, when there is no compiler, the build fails, the platform
-is not CPU-capable, or ``MEDJAX_NATIVE=0``; it never prints or warns (a
+its pure-XLA path, when there is no compiler, the build fails,
+``MEDJAX_NATIVE=0``, or after :func:`disable` (the grader's sandbox); it never prints or warns (a
 warning on stderr zeroes an nbgrader test cell). :func:`status` says which
 and why. ``make`` builds every kernel right after installing, so the first
 training step does not pay for a compilation (about 5 s).
@@ -35,11 +35,27 @@ FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-er
 _lock = threading.Lock()
 _loaded: dict[str, bool] = {}
 _reasons: dict[str, str] = {}
+_disabled: str | None = None
 
 
 def enabled() -> bool:
-    """False when ``MEDJAX_NATIVE`` is ``0``/``false``/``no``/``off`` (the grader's sandbox sets it)."""
+    """False after :func:`disable`, or when ``MEDJAX_NATIVE`` is ``0``/``false``/``no``/``off``."""
+    if _disabled is not None:
+        return False
     return os.environ.get("MEDJAX_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def disable() -> None:
+    """Use the pure-XLA paths in this process from now on, for kernels not traced yet.
+
+    The grader's zygote calls it before any student code runs: no compiler is
+    started for a student process, and nothing in its environment says so.
+    """
+    global _disabled
+    with _lock:
+        _disabled = "disabled"
+        for name in _loaded:
+            _loaded[name], _reasons[name] = False, "disabled"
 
 
 def cache_dir() -> Path:
@@ -106,7 +122,7 @@ def load(source: str | os.PathLike[str], targets: dict[str, str]) -> bool:
         ok, reason = False, ""
         compiler = _compiler()
         if not enabled():
-            reason = "disabled by MEDJAX_NATIVE=0"
+            reason = _disabled or "disabled by MEDJAX_NATIVE=0"
         elif compiler is None:
             reason = "no C++ compiler found ($CXX, c++, g++, clang++)"
         elif not source.is_file():

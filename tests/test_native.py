@@ -75,7 +75,10 @@ def test_a_source_that_does_not_compile_is_reported_not_raised(tmp_path, monkeyp
     assert native.load(broken, {"medjax_test_broken": "Nothing"}) is False  # decided once per process
 
 
-def test_the_grader_sandbox_turns_the_kernels_off():
-    from autograder.sandbox import student_env
-
-    assert student_env()["MEDJAX_NATIVE"] == "0"
+def test_disable_switches_this_process_to_xla_for_kernels_not_loaded_yet(tmp_path):
+    code = ("import json; from medjax import native; native.disable(); "
+            "from medjax.models import _conv_pool; print(json.dumps([_conv_pool.native_available(), native.status()]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MEDJAX_NATIVE_DIR": str(tmp_path)})
+    assert json.loads(done.stdout) == [False, {"conv_pool_grad": "disabled"}]
+    assert list(tmp_path.iterdir()) == []  # nothing was compiled

@@ -79,6 +79,16 @@ def test_environment_is_only_the_graders(zygote):
     assert set(keys) == set(student_env()) | {"TMPDIR"}
 
 
+def test_no_native_kernels_are_built_for_student_code(zygote):
+    child = zygote.spawn()
+    try:
+        got = value_of(child, "[__import__('medjax.native').native.enabled(), "
+                              "__import__('medjax.models._conv_pool').models._conv_pool.native_available()]")
+    finally:
+        child.close()
+    assert got == [False, False]
+
+
 def test_rlimits_are_applied(zygote):
     child = zygote.spawn()
     try:
