@@ -9,10 +9,11 @@
 //   dk[a, b, c, o]               = sum_{n,i,j} g[n, i, j, o] * xpad[n, 2i+p+a, 2j+q+b, c]
 //   dxpad[n, 2i+p+a, 2j+q+b, c] += g[n, i, j, o] * kernel[a, b, c, o]
 //
-// i.e. kh*kw multiply-adds of a C-vector per (n, i, j, o): a quarter of a
+// i.e. kh*kw multiply-adds of a C-vector per live (n, i, j, o): a quarter of a
 // dense convolution gradient, and 9/64 of the (4x4-window x 4-phase) matmul
-// that XLA would run. The loops are branch-free (an idx < 0 entry adds g = 0)
-// because the winning phase is random from one output to the next.
+// that XLA would run. The winning phase is random from one output to the next,
+// so the live outputs are first listed without branches (a dead one is written
+// and not counted), and the multiply-adds run over the lists.
 //
 // The patches, P[n, i, j, (u, v, c)] = xpad[n, 2i + u, 2j + v, c] for u < kh + 1, v < kw + 1, are
 // whole rows of (kw + 1) * c contiguous floats: one copy each (XLA builds them from (kh+1)(kw+1)
