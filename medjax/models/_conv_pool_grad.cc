@@ -351,8 +351,8 @@ ffi::Error PatchesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Resul
   const int64_t n = xd[0], h = xd[1], w = xd[2], c = xd[3], h2 = pd[1], w2 = pd[2];
   const float* src = x.typed_data();
   float* dst = patches->typed_data();
-  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), n)));
-  ParallelFor(pool, workers, n, std::max<int64_t>(1, n / (8 * workers)), [&](int, int64_t lo, int64_t hi) {
+  const int workers = Workers(pool, n);
+  ParallelFor(pool, workers, n, Grain(n, workers), [&](int, int64_t lo, int64_t hi) {
     for (int64_t img = lo; img < hi; ++img)
       for (int64_t i = 0; i < h2; ++i)
         for (int64_t j = 0; j < w2; ++j) {
@@ -380,8 +380,20 @@ ffi::Error PatchesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Resul
   return ffi::Error::Success();
 }
 
+// Both gradients: (xpad or kernel, idx, g) -> dk or dxpad.
+auto GradBinding() {
+  return ffi::Ffi::Bind()
+      .Ctx<ffi::ThreadPool>()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Arg<ffi::Buffer<ffi::S8>>()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Ret<ffi::Buffer<ffi::F32>>();
+}
+
 }  // namespace
 
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolKernelGrad, KernelGradImpl, GradBinding());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolInputGrad, InputGradImpl, GradBinding());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolPatches, PatchesImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::ThreadPool>()
@@ -391,19 +403,3 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolPatches, PatchesImpl,
                                   .Attr<int64_t>("window_w")
                                   .Attr<int64_t>("top")
                                   .Attr<int64_t>("left"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolKernelGrad, KernelGradImpl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // xpad
-                                  .Arg<ffi::Buffer<ffi::S8>>()    // idx
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // g
-                                  .Ret<ffi::Buffer<ffi::F32>>());  // dk
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(MedjaxConvPoolInputGrad, InputGradImpl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // kernel
-                                  .Arg<ffi::Buffer<ffi::S8>>()    // idx
-                                  .Arg<ffi::Buffer<ffi::F32>>()   // g
-                                  .Ret<ffi::Buffer<ffi::F32>>());  // dxpad
