@@ -175,19 +175,26 @@ void KernelGradByOutput(const Geometry& g, const float* x, const int8_t* idx, co
     }
 }
 
-// dk for any shape (scalar): acc is [T][c][o].
-void KernelGradScalar(const Geometry& g, const float* x, const int8_t* idx, const float* gr, float* acc,
-                      int64_t n0, int64_t n1) {
+// fn(n, r, base) for each pooled output r = (n, i, j, o) of images [n0, n1) that gets gradient, with
+// base the offset of its winning phase's first pixel in the (padded) input: the scalar fallbacks.
+template <typename Fn>
+void ForEachLive(const Geometry& g, const int8_t* idx, int64_t n0, int64_t n1, const Fn& fn) {
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t i = 0; i < g.h2; ++i)
       for (int64_t j = 0; j < g.w2; ++j)
         for (int64_t o = 0; o < g.o; ++o) {
           const int64_t r = ((n * g.h2 + i) * g.w2 + j) * g.o + o;
-          if (idx[r] < 0) continue;
-          const float* base = x + n * g.image() + g.window(i, j) + g.phase(idx[r]);
-          for (int64_t t = 0; t < g.taps(); ++t)
-            for (int64_t c = 0; c < g.c; ++c) acc[(t * g.c + c) * g.o + o] += gr[r] * base[g.tap(t) + c];
+          if (idx[r] >= 0) fn(o, r, n * g.image() + g.window(i, j) + g.phase(idx[r]));
         }
+}
+
+// dk for any shape (scalar): acc is [T][c][o].
+void KernelGradScalar(const Geometry& g, const float* x, const int8_t* idx, const float* gr, float* acc,
+                      int64_t n0, int64_t n1) {
+  ForEachLive(g, idx, n0, n1, [&](int64_t o, int64_t r, int64_t base) {
+    for (int64_t t = 0; t < g.taps(); ++t)
+      for (int64_t c = 0; c < g.c; ++c) acc[(t * g.c + c) * g.o + o] += gr[r] * x[base + g.tap(t) + c];
+  });
 }
 
 // One phase's share of a window's input gradient, 3x3 kernels: for each output channel o that
@@ -241,36 +248,29 @@ void InputGrad3x3(const Geometry& g, const float* kt, const int8_t* idx, const f
   }
 }
 
+// dxpad for any shape (scalar), from the kernel as [T][c][o] (HWIO).
 void InputGradScalar(const Geometry& g, const float* kernel, const int8_t* idx, const float* gr, float* dx,
                      int64_t n0, int64_t n1) {
   std::fill(dx + n0 * g.image(), dx + n1 * g.image(), 0.0f);
-  for (int64_t n = n0; n < n1; ++n)
-    for (int64_t i = 0; i < g.h2; ++i)
-      for (int64_t j = 0; j < g.w2; ++j)
-        for (int64_t o = 0; o < g.o; ++o) {
-          const int64_t r = ((n * g.h2 + i) * g.w2 + j) * g.o + o;
-          if (idx[r] < 0) continue;
-          float* base = dx + n * g.image() + g.window(i, j) + g.phase(idx[r]);
-          for (int64_t t = 0; t < g.taps(); ++t)
-            for (int64_t c = 0; c < g.c; ++c) base[g.tap(t) + c] += gr[r] * kernel[(t * g.c + c) * g.o + o];
-        }
+  ForEachLive(g, idx, n0, n1, [&](int64_t o, int64_t r, int64_t base) {
+    for (int64_t t = 0; t < g.taps(); ++t)
+      for (int64_t c = 0; c < g.c; ++c) dx[base + g.tap(t) + c] += gr[r] * kernel[(t * g.c + c) * g.o + o];
+  });
 }
 
-ffi::Error Validate(const Geometry& g, ffi::Span<const int64_t> xd, ffi::Span<const int64_t> kd,
-                    ffi::Span<const int64_t> id, ffi::Span<const int64_t> gd) {
+// The geometry from xpad (or dxpad), the kernel (or dk), idx and g, with every shape checked.
+ffi::Error Decode(ffi::Span<const int64_t> xd, ffi::Span<const int64_t> kd, ffi::Span<const int64_t> id,
+                  ffi::Span<const int64_t> gd, Geometry& g) {
   if (xd.size() != 4 || kd.size() != 4 || id.size() != 4 || gd.size() != 4)
     return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
   for (int d = 0; d < 4; ++d)
     if (id[d] != gd[d]) return ffi::Error::InvalidArgument("conv_pool_grad: idx and g shapes differ");
+  g = Geometry{xd[0], xd[1], xd[2], xd[3], kd[0], kd[1], kd[3], id[1], id[2]};
   if (id[0] != g.n || kd[2] != g.c || kd[3] != id[3])
     return ffi::Error::InvalidArgument("conv_pool_grad: batch or channel counts differ");
   if (2 * g.h2 + g.kh - 1 > g.hp || 2 * g.w2 + g.kw - 1 > g.wp)
     return ffi::Error::InvalidArgument("conv_pool_grad: the pooled output is larger than the padded input allows");
   return ffi::Error::Success();
-}
-
-Geometry Make(ffi::Span<const int64_t> xd, ffi::Span<const int64_t> kd, ffi::Span<const int64_t> id) {
-  return Geometry{xd[0], xd[1], xd[2], xd[3], kd[0], kd[1], kd[3], id[1], id[2]};
 }
 
 int Workers(ffi::ThreadPool& pool, int64_t n) {
@@ -281,11 +281,8 @@ int64_t Grain(int64_t n, int workers) { return std::max<int64_t>(1, n / (8 * wor
 
 ffi::Error KernelGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::S8> idx,
                           ffi::Buffer<ffi::F32> gr, ffi::ResultBuffer<ffi::F32> dk) {
-  const auto xd = x.dimensions(), kd = dk->dimensions(), id = idx.dimensions();
-  if (xd.size() != 4 || kd.size() != 4 || id.size() != 4)
-    return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
-  const Geometry g = Make(xd, kd, id);
-  if (auto e = Validate(g, xd, kd, id, gr.dimensions()); e.failure()) return e;
+  Geometry g;
+  if (auto e = Decode(x.dimensions(), dk->dimensions(), idx.dimensions(), gr.dimensions(), g); e.failure()) return e;
   enum { kVector, kByOutput, kScalar } path =
       g.taps() != 9 ? kScalar : g.c % kLanes == 0 ? kVector : g.o % kLanes == 0 ? kByOutput : kScalar;
   const int workers = Workers(pool, g.n);
@@ -315,11 +312,9 @@ ffi::Error KernelGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Bu
 
 ffi::Error InputGradImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, ffi::Buffer<ffi::S8> idx,
                          ffi::Buffer<ffi::F32> gr, ffi::ResultBuffer<ffi::F32> dx) {
-  const auto xd = dx->dimensions(), kd = kernel.dimensions(), id = idx.dimensions();
-  if (xd.size() != 4 || kd.size() != 4 || id.size() != 4)
-    return ffi::Error::InvalidArgument("conv_pool_grad: every operand must be 4-D");
-  const Geometry g = Make(xd, kd, id);
-  if (auto e = Validate(g, xd, kd, id, gr.dimensions()); e.failure()) return e;
+  Geometry g;
+  if (auto e = Decode(dx->dimensions(), kernel.dimensions(), idx.dimensions(), gr.dimensions(), g); e.failure())
+    return e;
   const bool vector = g.c % kLanes == 0 && g.kh == 3 && g.kw == 3;  // InputGrad3x3's 4x4 window
   const float* k = kernel.typed_data();
   std::vector<float> kt;
